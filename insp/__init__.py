@@ -1,0 +1,10 @@
+"""insp: signal processing directly on implicit neural representations."""
+
+__version__ = "0.1.0"
+
+from .fields import (  # noqa: E402
+    Domain, Field, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field, sample,
+)
+
+__all__ = ["__version__", "Domain", "Field", "FourierFeatureMLP", "NeuralField", "ReluMLP", "Siren",
+           "build_field", "sample"]

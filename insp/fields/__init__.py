@@ -1,0 +1,11 @@
+"""Fields: the Field protocol, domains and grids, the shipped INRs, fitting and files."""
+
+from .base import DEFAULT_CHUNK_SIZE, Field, sample
+from .domain import Domain
+from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
+from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
+    "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
+]

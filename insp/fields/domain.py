@@ -1,0 +1,125 @@
+"""Domains: the box a field lives on and the grids it is sampled on.
+
+Conventions (fixed once for the whole library):
+
+* each axis spans ``[low, high]``, ``[-1, 1]`` by default;
+* a grid of ``n`` samples along an axis is ``linspace(low, high, n)``, endpoints
+  included, so the pixel spacing is ``h = (high - low) / (n - 1)``;
+* coordinate ``k`` corresponds to array axis ``k`` ("ij" indexing): for an image
+  array ``img[i, j]``, coordinate 0 runs down the rows and coordinate 1 along
+  the columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+__all__ = ["Domain", "check_shape"]
+
+
+def check_shape(shape: Sequence[int], dim: int, *, name: str = "shape") -> tuple[int, ...]:
+    """Validate a grid shape of ``dim`` axes, each with at least 2 samples."""
+    try:
+        shape = tuple(int(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of {dim} integers, got {shape!r}") from None
+    if len(shape) != dim:
+        raise ValueError(f"{name} must have {dim} entries (one per axis), got {shape}")
+    if any(n < 2 for n in shape):
+        raise ValueError(f"{name} needs at least 2 samples per axis, got {shape}")
+    return shape
+
+
+@dataclass(frozen=True)
+class Domain:
+    """An axis-aligned box ``[low_0, high_0] x ... x [low_{d-1}, high_{d-1}]``.
+
+    Parameters
+    ----------
+    bounds : sequence of (low, high) pairs
+        Extent of each coordinate axis, in the order of the array axes.
+
+    Examples
+    --------
+    >>> d = Domain.cube(2)
+    >>> d.grid((3, 2))[..., 0]
+    tensor([[-1., -1.],
+            [ 0.,  0.],
+            [ 1.,  1.]])
+    >>> d.spacing((257, 129))
+    (0.0078125, 0.015625)
+    """
+
+    bounds: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        try:
+            bounds = tuple((float(lo), float(hi)) for lo, hi in self.bounds)
+        except (TypeError, ValueError):
+            raise TypeError(f"bounds must be a sequence of (low, high) pairs, got {self.bounds!r}") from None
+        if not bounds:
+            raise ValueError("bounds must name at least one axis")
+        for k, (lo, hi) in enumerate(bounds):
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"bounds[{k}] must be finite with low < high, got {(lo, hi)}")
+        object.__setattr__(self, "bounds", bounds)
+
+    @classmethod
+    def cube(cls, dim: int, low: float = -1.0, high: float = 1.0) -> "Domain":
+        """The box ``[low, high]^dim`` (``[-1, 1]^dim`` by default)."""
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        return cls(((low, high),) * dim)
+
+    @property
+    def dim(self) -> int:
+        """Number of coordinate axes ``d``."""
+        return len(self.bounds)
+
+    def spacing(self, shape: Sequence[int]) -> tuple[float, ...]:
+        """Grid spacing ``h_k = (high_k - low_k) / (n_k - 1)`` in coordinate units."""
+        shape = check_shape(shape, self.dim)
+        return tuple((hi - lo) / (n - 1) for (lo, hi), n in zip(self.bounds, shape))
+
+    def axes(self, shape: Sequence[int], *, dtype=None, device=None) -> list[torch.Tensor]:
+        """The 1-D sample positions of each axis: ``linspace(low, high, n)``."""
+        shape = check_shape(shape, self.dim)
+        dtype = dtype or torch.get_default_dtype()
+        return [
+            torch.linspace(lo, hi, n, dtype=dtype, device=device) for (lo, hi), n in zip(self.bounds, shape)
+        ]
+
+    def grid(self, shape: Sequence[int], *, dtype=None, device=None) -> torch.Tensor:
+        """All grid points, shape ``(*shape, d)``, "ij" indexing."""
+        axes = self.axes(shape, dtype=dtype, device=device)
+        return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
+
+    def grid_points(self, shape: Sequence[int], start: int, stop: int, *, dtype=None, device=None) -> torch.Tensor:
+        """Grid points with flat (C-order) indices ``start:stop``, shape ``(stop - start, d)``.
+
+        Lets a sampler walk a huge grid in chunks without materialising it.
+        """
+        axes = self.axes(shape, dtype=dtype, device=device)
+        flat = torch.arange(start, stop, device=device)
+        coords = []
+        for n, ax in zip(reversed(check_shape(shape, self.dim)), reversed(axes)):
+            coords.append(ax[flat % n])
+            flat = flat // n
+        return torch.stack(coords[::-1], dim=-1)
+
+    def contains(self, x: torch.Tensor, *, atol: float = 1e-6) -> torch.Tensor:
+        """Boolean mask of the points of ``x`` (``(..., d)``) inside the box."""
+        lo = x.new_tensor([b[0] for b in self.bounds])
+        hi = x.new_tensor([b[1] for b in self.bounds])
+        return ((x >= lo - atol) & (x <= hi + atol)).all(dim=-1)
+
+    def to_json(self) -> dict:
+        return {"bounds": [list(b) for b in self.bounds]}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "Domain":
+        return cls(tuple(tuple(b) for b in obj["bounds"]))
