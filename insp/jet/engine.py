@@ -1,0 +1,305 @@
+"""``jet(field, x, order=K)``: every partial derivative up to order K, three ways.
+
+* ``method="taylor"`` -- forward Taylor mode through the field's primitives
+  (:mod:`insp.jet.taylor`): one pass, exact, the default for the INRs insp ships;
+* ``method="general"`` -- nested ``torch.func.jacfwd`` under ``vmap``, for any
+  differentiable Field (cost grows like ``d^K``);
+* ``method="reference"`` -- nested ``torch.autograd.grad(create_graph=True)``,
+  one backward pass per parent partial, the way the original INSP code builds
+  its features; kept for tests and as the benchmark baseline.
+
+All three return the same numbers (to rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size
+from .indices import index_of, multi_indices, name_of, parse_name
+from .taylor import BilaplacianJet, LaplacianJet, TaylorJet, has_taylor_rules, propagate
+
+__all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "METHODS", "resolve_method", "check_order"]
+
+METHODS = ("auto", "taylor", "general", "reference")
+
+#: points per chunk for derivative stacks (each point carries M partials per feature)
+DEFAULT_JET_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Jet:
+    """All partials up to ``order`` of a field at a batch of points.
+
+    Attributes
+    ----------
+    values : Tensor ``(..., c, M)``
+        ``values[..., i, m]`` is ``d^alpha f_i`` for ``alpha = indices[m]``,
+        in coordinate units.
+    d, order : int
+    """
+
+    values: torch.Tensor
+    d: int
+    order: int
+
+    @property
+    def indices(self) -> tuple[tuple[int, ...], ...]:
+        """Multi-indices of the last axis (graded, then descending lexicographic)."""
+        return multi_indices(self.d, self.order)
+
+    @property
+    def names(self) -> list[str]:
+        """``['f', 'dx', 'dy', 'dxx', 'dxy', 'dyy', ...]``."""
+        return [name_of(a) for a in self.indices]
+
+    def __getitem__(self, key) -> torch.Tensor:
+        """A partial by name (``"dxy"``) or multi-index (``(1, 1)``), shape ``(..., c)``."""
+        alpha = parse_name(key, self.d) if isinstance(key, str) else tuple(key)
+        return self.values[..., index_of(alpha, self.d, self.order)]
+
+    def _of_order(self, n: int) -> list[int]:
+        if n > self.order:
+            raise ValueError(f"this jet has order {self.order}; order {n} terms are not available")
+        return [i for i, a in enumerate(self.indices) if sum(a) == n]
+
+    def gradient(self) -> torch.Tensor:
+        """``(..., c, d)``."""
+        return self.values[..., self._of_order(1)]
+
+    def hessian(self) -> torch.Tensor:
+        """``(..., c, d, d)``, symmetric."""
+        self._of_order(2)
+        d = self.d
+        rows = []
+        for k in range(d):
+            cols = []
+            for l in range(d):
+                alpha = [0] * d
+                alpha[k] += 1
+                alpha[l] += 1
+                cols.append(self[tuple(alpha)])
+            rows.append(torch.stack(cols, dim=-1))
+        return torch.stack(rows, dim=-2)
+
+    def laplacian(self, power: int = 1) -> torch.Tensor:
+        """``lap^power f``, shape ``(..., c)`` (needs ``order >= 2 * power``)."""
+        return _contract(self.values, _laplacian_weights(self.d, self.order, power))
+
+
+def _laplacian_weights(d: int, order: int, power: int) -> torch.Tensor:
+    """Weights ``w`` over the stack with ``lap^p f = sum_m w_m d^{alpha_m} f``.
+
+    ``(sum_k d_k^2)^p = sum_{|beta| = p} p! / beta! d^{2 beta}`` (multinomial).
+    """
+    if isinstance(power, bool) or not isinstance(power, int) or power < 1:
+        raise ValueError(f"power must be a positive integer, got {power!r}")
+    if 2 * power > order:
+        raise ValueError(f"lap^{power} needs derivatives of order {2 * power}, the jet has order {order}")
+    w = torch.zeros(len(multi_indices(d, order)), dtype=torch.float64)
+    for beta in multi_indices(d, power):
+        if sum(beta) == power:
+            coef = math.factorial(power) / math.prod(math.factorial(b) for b in beta)
+            w[index_of(tuple(2 * b for b in beta), d, order)] = coef
+    return w
+
+
+def _contract(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return values @ w.to(dtype=values.dtype, device=values.device)
+
+
+def check_order(field: Field, order, *, name: str = "order") -> int:
+    """Validate a derivative order against what ``field`` can provide."""
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {order!r}")
+    limit = getattr(field, "max_derivative_order", None)
+    if limit is not None and order > limit:
+        raise ValueError(
+            f"{type(field).__name__} is piecewise linear in its input encoding: derivatives of order > {limit} "
+            f"vanish or only reflect the encoding, so {name}={order} is refused. Use a smooth INR (Siren, or "
+            f"activation='tanh'/'softplus') for higher-order operators.")
+    return order
+
+
+def resolve_method(field, method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    modules = field.taylor_modules() if isinstance(field, Field) else None
+    fast = has_taylor_rules(modules)
+    if method == "auto":
+        return "taylor" if fast else "general"
+    if method == "taylor" and not fast:
+        raise ValueError(f"method='taylor' needs a field built from primitives with Taylor rules; "
+                         f"{type(field).__name__} has none (use method='general')")
+    return method
+
+
+def _check_field_points(field, x) -> torch.Tensor:
+    if not isinstance(field, Field):
+        raise TypeError(f"field must be an insp.Field, got {type(field).__name__}")
+    return field.check_points(x)
+
+
+def _chunked(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """Apply ``fn`` to ``x`` flattened to ``(P, d)`` in chunks; restore the batch shape."""
+    batch = x.shape[:-1]
+    flat = x.reshape(-1, x.shape[-1])
+    outs = [fn(flat[s:s + chunk_size]) for s in range(0, flat.shape[0], chunk_size)]
+    out = torch.cat(outs, dim=0) if outs else fn(flat)
+    return out.reshape(*batch, *out.shape[1:])
+
+
+def _graph_context(create_graph):
+    if create_graph is None:
+        return torch.set_grad_enabled(torch.is_grad_enabled())
+    return torch.set_grad_enabled(bool(create_graph))
+
+
+# ------------------------------------------------------------------ paths
+
+def _taylor_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
+    out = propagate(field.taylor_modules(), TaylorJet.of_input(x, order))
+    return out.derivatives()
+
+
+def _general_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
+    from torch.func import jacfwd, vmap
+
+    d = x.shape[-1]
+
+    def level0(p):  # (d,) -> (c,), all orders so far carried as aux
+        y = field(p)
+        return y, (y,)
+
+    fn = level0
+    for _ in range(order):  # one nested jacfwd chain; lower orders ride along as aux
+        def fn(p, prev=fn):
+            top, lower = jacfwd(prev, has_aux=True)(p)
+            return top, lower + (top,)
+
+    tensors = vmap(fn)(x)[1]  # tensors[n]: (N, c, d, ..., d) with n axes of size d
+    stacks = []
+    for alpha in multi_indices(d, order):
+        axes = tuple(k for k in range(d) for _ in range(alpha[k]))
+        stacks.append(tensors[sum(alpha)][(slice(None), slice(None)) + axes])
+    return torch.stack(stacks, dim=-1)
+
+
+def _reference_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
+    d = x.shape[-1]
+    idx = multi_indices(d, order)
+    with torch.enable_grad():
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        y = field(x)
+        channels = []
+        for ch in range(y.shape[-1]):
+            known = {idx[0]: y[:, ch]}
+            for alpha in idx[1:]:
+                if alpha in known:
+                    continue
+                k = max(i for i in range(d) if alpha[i] > 0)  # differentiate the parent along its last axis
+                parent = tuple(a - (i == k) for i, a in enumerate(alpha))
+                grads = torch.autograd.grad(known[parent].sum(), x, create_graph=True, allow_unused=True)[0]
+                for i in range(d):
+                    child = tuple(a + (j == i) for j, a in enumerate(parent))
+                    if child not in known and sum(child) <= order:
+                        known[child] = grads[:, i] if grads is not None else torch.zeros_like(y[:, ch])
+            channels.append(torch.stack([known[a] for a in idx], dim=-1))
+    return torch.stack(channels, dim=-2)
+
+
+_PATHS = {"taylor": _taylor_path, "general": _general_path, "reference": _reference_path}
+
+
+def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
+        create_graph: bool | None = None) -> Jet:
+    """All partial derivatives of ``field`` up to total ``order`` at points ``x``.
+
+    Parameters
+    ----------
+    field : Field
+    x : Tensor ``(..., d)``
+        Points, any batch shape.
+    order : int
+        Highest total order ``K``.
+    method : {"auto", "taylor", "general", "reference"}
+        ``auto`` takes the Taylor path when every module of the field has a
+        Taylor rule, the general (torch.func) path otherwise.
+    chunk_size : int
+        Points per pass (memory grows with ``chunk_size * width * M``).
+    create_graph : bool, optional
+        Keep the autograd graph so the result can be back-propagated to the
+        field's parameters (and ``x``).  Default: follow
+        ``torch.is_grad_enabled()``.  ``False`` skips graph construction.
+
+    Returns
+    -------
+    Jet
+        ``values`` of shape ``(..., c, M)``, ``M = C(K + d, d)``, partials in
+        coordinate units ordered as :func:`~insp.jet.indices.multi_indices`.
+
+    Examples
+    --------
+    >>> import torch, insp
+    >>> from insp.jet import jet
+    >>> f = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0, dtype=torch.float64)
+    >>> J = jet(f, torch.zeros(5, 2, dtype=torch.float64), order=2)
+    >>> J.values.shape, J.names
+    (torch.Size([5, 1, 6]), ['f', 'dx', 'dy', 'dxx', 'dxy', 'dyy'])
+    """
+    x = _check_field_points(field, x)
+    order = check_order(field, order)
+    method = resolve_method(field, method)
+    chunk_size = check_chunk_size(chunk_size)
+    path = _PATHS[method]
+    with _graph_context(create_graph):
+        values = _chunked(lambda pts: path(field, pts, order), x, chunk_size)
+        if create_graph is False or (create_graph is None and not torch.is_grad_enabled()):
+            values = values.detach()
+    return Jet(values, x.shape[-1], order)
+
+
+def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, method: str = "auto",
+                 chunk_size: int = DEFAULT_JET_CHUNK, create_graph: bool | None = None) -> torch.Tensor:
+    """``lap^power f`` at ``x``, shape ``(..., c)``, without every mixed partial where possible.
+
+    On the Taylor path, ``power=1`` carries ``(f, grad f, lap f)`` only (d + 2
+    parts, the forward Laplacian), ``power=2`` carries ``(f, grad f, Hess f,
+    grad lap f, lap^2 f)``; higher powers contract the full jet of order
+    ``2 * power``.  Other paths contract their full jet.
+    """
+    x = _check_field_points(field, x)
+    if isinstance(power, bool) or not isinstance(power, int) or power < 1:
+        raise ValueError(f"power must be a positive integer, got {power!r}")
+    check_order(field, 2 * power)
+    method = resolve_method(field, method)
+    chunk_size = check_chunk_size(chunk_size)
+    if method == "taylor" and power <= 2:
+        kind = LaplacianJet if power == 1 else BilaplacianJet
+
+        def fn(pts):
+            out = propagate(field.taylor_modules(), kind.of_input(pts))
+            return out.parts[-1].expand_as(out.parts[0]) if out.parts[-1] is not None else torch.zeros_like(out.parts[0])
+    else:
+        w = _laplacian_weights(x.shape[-1], 2 * power, power)
+
+        def fn(pts):
+            return _contract(_PATHS[method](field, pts, 2 * power), w)
+
+    with _graph_context(create_graph):
+        out = _chunked(fn, x, chunk_size)
+        if create_graph is False or (create_graph is None and not torch.is_grad_enabled()):
+            out = out.detach()
+    return out
+
+
+def gradient_at(field: Field, x: torch.Tensor, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
+                create_graph: bool | None = None) -> torch.Tensor:
+    """``grad f`` at ``x``, shape ``(..., c, d)`` (an order-1 jet: ``d + 1`` parts)."""
+    J = jet(field, x, order=1, method=method, chunk_size=chunk_size, create_graph=create_graph)
+    return J.gradient()

@@ -1,0 +1,122 @@
+"""Multi-indices of partial derivatives and the tables of truncated products.
+
+Order of the derivative stack (fixed library-wide): graded by total order,
+then lexicographically *descending* within an order.  For ``d = 2``,
+``order = 2``::
+
+    (0, 0)  (1, 0)  (0, 1)  (2, 0)  (1, 1)  (0, 2)
+      f      dx      dy      dxx     dxy     dyy
+
+Axis names: ``x, y, z`` are coordinates 0, 1, 2, i.e. array axes 0, 1, 2
+("ij" order: for an image, ``x`` runs down the rows).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+__all__ = ["multi_indices", "num_partials", "index_of", "parse_name", "name_of", "AXIS_NAMES", "product_table"]
+
+AXIS_NAMES = "xyz"
+
+
+def _check(d: int, order: int) -> None:
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ValueError(f"dimension must be a positive integer, got {d!r}")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise ValueError(f"order must be a non-negative integer, got {order!r}")
+
+
+@lru_cache(maxsize=None)
+def _homogeneous(d: int, n: int) -> tuple[tuple[int, ...], ...]:
+    """All multi-indices of total order ``n`` in ``d`` variables, descending lexicographic."""
+    if d == 1:
+        return ((n,),)
+    out = []
+    for first in range(n, -1, -1):
+        out += [(first,) + rest for rest in _homogeneous(d - 1, n - first)]
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def multi_indices(d: int, order: int) -> tuple[tuple[int, ...], ...]:
+    """All multi-indices of total order ``<= order`` in the library's order.
+
+    >>> multi_indices(2, 2)
+    ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
+    """
+    _check(d, order)
+    return tuple(a for n in range(order + 1) for a in _homogeneous(d, n))
+
+
+def num_partials(d: int, order: int) -> int:
+    """``M = C(order + d, d)``, the number of partials up to ``order``."""
+    _check(d, order)
+    return math.comb(order + d, d)
+
+
+@lru_cache(maxsize=None)
+def _positions(d: int, order: int) -> dict[tuple[int, ...], int]:
+    return {a: i for i, a in enumerate(multi_indices(d, order))}
+
+
+def index_of(alpha, d: int, order: int) -> int:
+    """Position of multi-index ``alpha`` in the stack of ``(d, order)``."""
+    alpha = tuple(int(a) for a in alpha)
+    if len(alpha) != d or any(a < 0 for a in alpha):
+        raise ValueError(f"multi-index must have {d} non-negative entries, got {alpha}")
+    if sum(alpha) > order:
+        raise ValueError(f"multi-index {alpha} has order {sum(alpha)} > jet order {order}")
+    return _positions(d, order)[alpha]
+
+
+_NAME = re.compile(r"^d([xyz]+)$")
+
+
+def parse_name(name: str, d: int) -> tuple[int, ...]:
+    """``"dxy"`` -> ``(1, 1)``; ``"f"`` (or ``""``) -> the zero multi-index."""
+    if name in ("f", ""):
+        return (0,) * d
+    m = _NAME.match(name)
+    if not m or any(AXIS_NAMES.index(c) >= d for c in m.group(1)):
+        raise ValueError(f"unknown derivative name {name!r}: expected 'f' or 'd' followed by "
+                         f"axis letters from {AXIS_NAMES[:d]!r}, e.g. 'dx', 'dxy'")
+    alpha = [0] * d
+    for c in m.group(1):
+        alpha[AXIS_NAMES.index(c)] += 1
+    return tuple(alpha)
+
+
+def name_of(alpha) -> str:
+    """``(1, 1)`` -> ``"dxy"``; zero multi-index -> ``"f"``; beyond 3-D, ``"d(a0,a1,...)"``."""
+    if sum(alpha) == 0:
+        return "f"
+    if len(alpha) > len(AXIS_NAMES):
+        return "d(" + ",".join(map(str, alpha)) + ")"
+    return "d" + "".join(AXIS_NAMES[k] * a for k, a in enumerate(alpha))
+
+
+@lru_cache(maxsize=None)
+def product_table(d: int, order: int, min_a: int = 0, min_b: int = 0):
+    """Index pairs of the truncated product of two Taylor polynomials.
+
+    Returns ``{l: [(i, j), ...]}``: coefficient ``l`` of ``A * B`` (truncated at
+    ``order``) is ``sum A[i] * B[j]`` over the pairs, where ``alpha_i +
+    alpha_j = alpha_l``; only factors of order ``>= min_a`` (resp. ``min_b``)
+    are listed, which skips the known zeros of powers of a polynomial
+    without constant term.
+    """
+    idx = multi_indices(d, order)
+    pos = _positions(d, order)
+    table: dict[int, list[tuple[int, int]]] = {}
+    for i, a in enumerate(idx):
+        if sum(a) < min_a:
+            continue
+        for j, b in enumerate(idx):
+            if sum(b) < min_b or sum(a) + sum(b) > order:
+                continue
+            l = pos[tuple(x + y for x, y in zip(a, b))]
+            table.setdefault(l, []).append((i, j))
+    return table

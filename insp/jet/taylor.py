@@ -1,0 +1,402 @@
+"""Forward Taylor-mode propagation through the primitives of the shipped INRs.
+
+A *jet* here is a list of ``parts``: tensors of shape ``(N, F)`` (or ``(1, F)``
+when constant over the points, or ``None`` when identically zero), one per
+linear functional of the Taylor expansion that is carried along.  Part 0 is
+always the value.  Three kinds of jet share one propagation mechanism:
+
+* :class:`TaylorJet` -- every normalised Taylor coefficient
+  ``f_alpha = d^alpha f / alpha!`` up to total order ``K`` (the full stack);
+* :class:`LaplacianJet` -- ``(f, grad f, lap f)``: the "forward Laplacian"
+  (Li et al. 2023), ``d + 2`` parts instead of ``C(2 + d, d)``;
+* :class:`BilaplacianJet` -- ``(f, grad f, Hess f, grad lap f, lap^2 f)``,
+  the smallest set closed under the chain rule that yields ``lap^2``.
+
+Linear maps act on all parts at once (the bias only on the value); pointwise
+nonlinearities apply the exact multivariate chain rule.  Nothing builds a
+nested autograd graph, and everything stays differentiable with respect to
+the network's parameters and to ``x`` through ordinary autograd.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..fields.layers import Activation, FourierFeatures, PositionalEncoding, Sine, ValueAffine
+from .indices import multi_indices, product_table
+
+__all__ = ["TaylorJet", "LaplacianJet", "BilaplacianJet", "propagate", "register_taylor_rule", "has_taylor_rules",
+           "activation_derivatives"]
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _mul(a, b):
+    return None if a is None or b is None else a * b
+
+
+def _fma(acc, a, b, scale: float = 1.0):
+    """``acc + scale * a * b`` with ``None`` as zero."""
+    if a is None or b is None:
+        return acc
+    if acc is None:
+        return a * b if scale == 1.0 else (a * b) * scale
+    return torch.addcmul(acc, a, b, value=scale)
+
+
+def _poly_derivative_values(step: Callable[[np.polynomial.Polynomial], np.polynomial.Polynomial],
+                            first: np.polynomial.Polynomial, t: torch.Tensor, n: int) -> list[torch.Tensor]:
+    """Evaluate ``p_1 = first, p_{k+1} = step(p_k)`` at ``t`` for k = 1..n."""
+    out, p = [], first
+    for _ in range(n):
+        coef = p.coef
+        val = torch.zeros_like(t) + float(coef[-1])
+        for c in coef[-2::-1]:  # Horner
+            val = val * t + float(c)
+        out.append(val)
+        p = step(p)
+    return out
+
+
+def activation_derivatives(kind: str, v: torch.Tensor, n: int) -> list[torch.Tensor]:
+    """``[g(v), g'(v), ..., g^(n)(v)]`` for a named pointwise function ``g``.
+
+    ``tanh`` and ``softplus`` solve polynomial ODEs (``t' = 1 - t^2``,
+    ``s' = s (1 - s)`` for the sigmoid ``s``), so all their derivatives are
+    polynomials in ``t`` (resp. ``s``).
+    """
+    P = np.polynomial.Polynomial
+    if kind in ("sin", "cos"):
+        s, c = torch.sin(v), torch.cos(v)
+        cycle = [s, c, -s, -c] if kind == "sin" else [c, -s, -c, s]
+        return [cycle[k % 4] for k in range(n + 1)]
+    if kind == "tanh":
+        t = torch.tanh(v)
+        one_minus_t2 = P([1.0, 0.0, -1.0])
+        return [t] + _poly_derivative_values(lambda p: p.deriv() * one_minus_t2, one_minus_t2, t, n)
+    if kind == "softplus":
+        s = torch.sigmoid(v)
+        logistic = P([0.0, 1.0, -1.0])
+        return [nn.functional.softplus(v)] + _poly_derivative_values(lambda p: p.deriv() * logistic, P([0.0, 1.0]), s, n)
+    raise ValueError(f"no derivative rule for activation {kind!r}")
+
+
+class _Jet:
+    """Parts carried through a network; subclasses define the nonlinear rules."""
+
+    def __init__(self, parts: list, d: int):
+        self.parts = parts
+        self.d = d
+
+    def _new(self, parts: list) -> "_Jet":
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        out.parts = parts
+        return out
+
+    # ---- linear maps: every part alike, the bias only on the value ----
+    def linear(self, weight: torch.Tensor, bias: torch.Tensor | None) -> "_Jet":
+        wt = weight.T
+        parts = [None if p is None else p @ wt for p in self.parts]
+        if bias is not None:
+            parts[0] = parts[0] + bias
+        return self._new(parts)
+
+    def scale(self, s) -> "_Jet":
+        return self._new([None if p is None else p * s for p in self.parts])
+
+    def shift(self, b) -> "_Jet":
+        return self._new([self.parts[0] + b] + self.parts[1:])
+
+    def cat(self, others: list["_Jet"]) -> "_Jet":
+        """Concatenate features of several jets of the same points."""
+        jets = [self] + list(others)
+        n = max(p.shape[0] for j in jets for p in j.parts if p is not None)
+        parts = []
+        for k in range(len(self.parts)):
+            items = [j.parts[k] for j in jets]
+            if all(p is None for p in items):
+                parts.append(None)
+                continue
+            widths = [j.parts[0].shape[-1] for j in jets]
+            ref = next(p for p in items if p is not None)
+            rows = 1 if all(p is None or p.shape[0] == 1 for p in items) else n
+            items = [ref.new_zeros(rows, w) if p is None else p.expand(rows, w) for p, w in zip(items, widths)]
+            parts.append(torch.cat(items, dim=-1))
+        return self._new(parts)
+
+    # ---- pointwise nonlinearities ----
+    def relu(self) -> "_Jet":
+        """Exact almost everywhere: ``relu' = 1[v > 0]``, all higher derivatives 0."""
+        v = self.parts[0]
+        mask = (v > 0).to(v.dtype)
+        return self._new([torch.relu(v)] + [_mul(p, mask) for p in self.parts[1:]])
+
+    def apply(self, kind: str) -> "_Jet":
+        raise NotImplementedError
+
+    def sincos(self) -> tuple["_Jet", "_Jet"]:
+        return self.apply("sin"), self.apply("cos")
+
+
+class TaylorJet(_Jet):
+    """Every normalised Taylor coefficient up to total order ``order``.
+
+    ``parts[i]`` is ``d^alpha f / alpha!`` for ``alpha = multi_indices(d, order)[i]``.
+    """
+
+    def __init__(self, parts: list, d: int, order: int):
+        super().__init__(parts, d)
+        self.order = order
+
+    @classmethod
+    def of_input(cls, x: torch.Tensor, order: int) -> "TaylorJet":
+        """The jet of the identity map at points ``x`` (``(N, d)``)."""
+        d = x.shape[-1]
+        parts = [None] * len(multi_indices(d, order))
+        parts[0] = x
+        for k in range(min(d, len(parts) - 1)):
+            parts[1 + k] = torch.nn.functional.one_hot(torch.tensor([k]), d).to(x)
+        return cls(parts, d, order)
+
+    def _orders(self) -> list[int]:
+        return [sum(a) for a in multi_indices(self.d, self.order)]
+
+    def sincos(self):
+        """``sin`` and ``cos`` of the jet together, by the Euler-operator recurrence.
+
+        With ``E = sum_k x_k d_k`` (which multiplies a homogeneous part of
+        order ``n`` by ``n``), ``E sin(v) = cos(v) E v`` gives, coefficient by
+        coefficient, ``n s_alpha = sum_{0 < beta <= alpha} |beta| v_beta c_{alpha-beta}``
+        and likewise ``n c_alpha = -sum |beta| v_beta s_{alpha-beta}``.
+        """
+        v = self.parts
+        orders = self._orders()
+        w = [None] + [_mul(p, float(n)) if n != 1 else p for p, n in zip(v[1:], orders[1:])]
+        s = [torch.sin(v[0])] + [None] * (len(v) - 1)
+        c = [torch.cos(v[0])] + [None] * (len(v) - 1)
+        table = product_table(self.d, self.order, 1, 0)
+        for l in range(1, len(v)):
+            acc_s = acc_c = None
+            for i, j in table[l]:
+                acc_s = _fma(acc_s, w[i], c[j])
+                acc_c = _fma(acc_c, w[i], s[j])
+            n = orders[l]
+            s[l] = None if acc_s is None else acc_s * (1.0 / n)
+            c[l] = None if acc_c is None else acc_c * (-1.0 / n)
+        return self._new(s), self._new(c)
+
+    def apply(self, kind: str) -> "TaylorJet":
+        if kind == "sin":
+            return self.sincos()[0]
+        if kind == "cos":
+            return self.sincos()[1]
+        # g(v0 + delta) = sum_k g^(k)(v0) / k! delta^k, delta = v - v0 (no constant term)
+        v = self.parts
+        g = activation_derivatives(kind, v[0], self.order)
+        delta = [None] + v[1:]
+        out = [g[0]] + [_mul(p, g[1]) for p in delta[1:]]
+        power = delta
+        for k in range(2, self.order + 1):
+            table = product_table(self.d, self.order, k - 1, 1)
+            nxt = [None] * len(v)
+            for l, pairs in table.items():
+                for i, j in pairs:
+                    nxt[l] = _fma(nxt[l], power[i], delta[j])
+            power = nxt
+            coef = g[k] * (1.0 / math.factorial(k))
+            out = [o if p is None else _fma(o, p, coef) for o, p in zip(out, power)]
+        return self._new(out)
+
+    def derivatives(self) -> torch.Tensor:
+        """The stack ``(N, F, M)`` of derivatives ``d^alpha f`` (not divided by ``alpha!``)."""
+        v0 = self.parts[0]
+        facts = [math.prod(math.factorial(a) for a in alpha) for alpha in multi_indices(self.d, self.order)]
+        cols = [torch.zeros_like(v0) if p is None else (p * f if f != 1 else p).expand_as(v0)
+                for p, f in zip(self.parts, facts)]
+        return torch.stack(cols, dim=-1)
+
+
+class LaplacianJet(_Jet):
+    """``parts = [f, d_1 f, ..., d_d f, lap f]`` (forward Laplacian)."""
+
+    @classmethod
+    def of_input(cls, x: torch.Tensor) -> "LaplacianJet":
+        d = x.shape[-1]
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        return cls([x] + [eye[k:k + 1] for k in range(d)] + [None], d)
+
+    def apply(self, kind: str) -> "LaplacianJet":
+        v, grad, lap = self.parts[0], self.parts[1:1 + self.d], self.parts[-1]
+        g0, g1, g2 = activation_derivatives(kind, v, 2)
+        sq = None
+        for gk in grad:
+            sq = _fma(sq, gk, gk)
+        out_lap = _fma(_mul(g1, lap), g2, sq)
+        return self._new([g0] + [_mul(g1, gk) for gk in grad] + [out_lap])
+
+
+class BilaplacianJet(_Jet):
+    """``parts = [f, grad f (d), Hess f (upper triangle, d(d+1)/2), grad lap f (d), lap^2 f]``."""
+
+    @classmethod
+    def of_input(cls, x: torch.Tensor) -> "BilaplacianJet":
+        d = x.shape[-1]
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
+        nh = d * (d + 1) // 2
+        return cls([x] + [eye[k:k + 1] for k in range(d)] + [None] * (nh + d + 1), d)
+
+    def _split(self):
+        d, p = self.d, self.parts
+        nh = d * (d + 1) // 2
+        grad, hess, tgrad, bilap = p[1:1 + d], p[1 + d:1 + d + nh], p[1 + d + nh:1 + 2 * d + nh], p[-1]
+        pairs = [(k, l) for k in range(d) for l in range(k, d)]
+        H = {}
+        for (k, l), h in zip(pairs, hess):
+            H[k, l] = H[l, k] = h
+        return p[0], grad, H, pairs, tgrad, bilap
+
+    def apply(self, kind: str) -> "BilaplacianJet":
+        d = self.d
+        v, grad, H, pairs, tgrad, bilap = self._split()
+        g0, g1, g2, g3, g4 = activation_derivatives(kind, v, 4)
+        lap = None
+        for k in range(d):
+            lap = _add(lap, H[k, k])
+        sq = None  # |grad v|^2
+        for gk in grad:
+            sq = _fma(sq, gk, gk)
+        Hg = [None] * d  # H grad v
+        for k in range(d):
+            for l in range(d):
+                Hg[k] = _fma(Hg[k], H[k, l], grad[l])
+        gHg = None
+        for k in range(d):
+            gHg = _fma(gHg, grad[k], Hg[k])
+        HF = None  # |H|_F^2
+        for k in range(d):
+            for l in range(d):
+                HF = _fma(HF, H[k, l], H[k, l])
+        gT = None
+        for k in range(d):
+            gT = _fma(gT, grad[k], tgrad[k])
+        out_grad = [_mul(g1, gk) for gk in grad]
+        out_hess = [_fma(_mul(g1, H[k, l]), g2, _mul(grad[k], grad[l])) for k, l in pairs]
+        out_t = []
+        for k in range(d):
+            t = _mul(g1, tgrad[k])
+            t = _fma(t, g2, _add(_mul(lap, grad[k]), _mul(Hg[k], 2.0)))
+            t = _fma(t, g3, _mul(sq, grad[k]))
+            out_t.append(t)
+        b = _mul(g1, bilap)
+        inner2 = _add(_add(_mul(gT, 4.0), _mul(lap, lap)), _mul(HF, 2.0))
+        b = _fma(b, g2, inner2)
+        inner3 = _add(_mul(_mul(sq, lap), 2.0), _mul(gHg, 4.0))
+        b = _fma(b, g3, inner3)
+        b = _fma(b, g4, _mul(sq, sq))
+        return self._new([g0] + out_grad + out_hess + out_t + [b])
+
+
+# ---------------------------------------------------------------- lowering
+
+_RULES: dict[type, Callable[[nn.Module, _Jet], _Jet]] = {}
+
+
+def register_taylor_rule(module_type: type):
+    """Register ``rule(module, jet) -> jet`` for a module type (decorator).
+
+    A rule may only use the jet's ``linear``, ``scale``, ``shift``, ``cat``,
+    ``relu``, ``apply`` and ``sincos`` methods, so that it works for every
+    kind of jet at once.
+    """
+
+    def deco(fn):
+        _RULES[module_type] = fn
+        return fn
+
+    return deco
+
+
+def has_taylor_rules(modules) -> bool:
+    return modules is not None and all(_rule_for(m) is not None for m in modules)
+
+
+def _rule_for(module: nn.Module):
+    for cls in type(module).__mro__:
+        if cls in _RULES:
+            return _RULES[cls]
+    return None
+
+
+def propagate(modules, jet: _Jet) -> _Jet:
+    """Push ``jet`` through ``modules`` in order."""
+    for m in modules:
+        rule = _rule_for(m)
+        if rule is None:
+            raise TypeError(f"no Taylor rule for module {type(m).__name__}")
+        jet = rule(m, jet)
+    return jet
+
+
+@register_taylor_rule(nn.Linear)
+def _linear(m: nn.Linear, jet):
+    return jet.linear(m.weight, m.bias)
+
+
+@register_taylor_rule(nn.Sequential)
+def _sequential(m: nn.Sequential, jet):
+    return propagate(list(m), jet)
+
+
+@register_taylor_rule(nn.Identity)
+def _identity(m, jet):
+    return jet
+
+
+@register_taylor_rule(Sine)
+def _sine(m: Sine, jet):
+    return jet.scale(m.omega_0).apply("sin")
+
+
+@register_taylor_rule(Activation)
+def _activation(m: Activation, jet):
+    return jet.relu() if m.name == "relu" else jet.apply(m.name)
+
+
+@register_taylor_rule(nn.ReLU)
+def _relu(m, jet):
+    return jet.relu()
+
+
+@register_taylor_rule(nn.Tanh)
+def _tanh(m, jet):
+    return jet.apply("tanh")
+
+
+@register_taylor_rule(ValueAffine)
+def _value_affine(m: ValueAffine, jet):
+    return jet.scale(m.scale).shift(m.shift)
+
+
+@register_taylor_rule(FourierFeatures)
+def _fourier(m: FourierFeatures, jet):
+    s, c = jet.linear(m.frequencies.to(jet.parts[0].dtype), None).sincos()
+    return s.cat([c])
+
+
+@register_taylor_rule(PositionalEncoding)
+def _posenc(m: PositionalEncoding, jet):
+    freqs = m.frequencies.to(dtype=jet.parts[0].dtype, device=jet.parts[0].device)
+    s, c = jet.linear(freqs, None).sincos()
+    return jet.cat([s, c])

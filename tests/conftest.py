@@ -1,0 +1,13 @@
+"""Test configuration: deterministic hypothesis runs, float64 checks on CPU."""
+
+import os
+
+import torch
+from hypothesis import settings
+
+# Derandomised: the same examples on every run and machine; no deadline
+# because timings on a shared 2-core runner vary.
+settings.register_profile("insp", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "insp"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
