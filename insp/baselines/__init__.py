@@ -1,0 +1,22 @@
+"""Pixel-grid baselines: the operators of :mod:`insp.ops` on NumPy arrays.
+
+Classical finite differences and filters (scipy.ndimage, scikit-image,
+OpenCV), each returning **true derivatives in pixel units** ("ij" axes, positive
+Laplacian) with the libraries' scale and sign conventions divided out by
+:mod:`insp.units`.  NumPy in, float64 NumPy out.
+
+* :mod:`~insp.baselines.derivatives` -- central differences of any order,
+  gradient (central / Sobel / Scharr / Prewitt), Hessian, Laplacian (5- and
+  9-point), gradient magnitude;
+* :mod:`~insp.baselines.filters` -- Gaussian blur;
+* :mod:`~insp.baselines.edges` -- Canny (scikit-image or OpenCV).
+"""
+
+from .derivatives import (
+    GRADIENT_METHODS, central_difference, derivative, fd_weights, gradient, gradient_magnitude, hessian, laplacian,
+)
+from .edges import CANNY_METHODS, canny
+from .filters import gaussian_blur
+
+__all__ = ["GRADIENT_METHODS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
+           "hessian", "laplacian", "CANNY_METHODS", "canny", "gaussian_blur"]
