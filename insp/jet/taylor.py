@@ -51,7 +51,11 @@ def _fma(acc, a, b, scale: float = 1.0):
     if a is None or b is None:
         return acc
     if acc is None:
-        return a * b if scale == 1.0 else (a * b) * scale
+        if scale == 1.0:
+            return a * b
+        if a.numel() < b.numel():  # scale the smaller factor
+            return (a * scale) * b
+        return a * (b * scale) if b.numel() < a.numel() else torch.mul(a, b).mul_(scale)
     return torch.addcmul(acc, a, b, value=scale)
 
 
@@ -108,10 +112,9 @@ class _Jet:
     # ---- linear maps: every part alike, the bias only on the value ----
     def linear(self, weight: torch.Tensor, bias: torch.Tensor | None) -> "_Jet":
         wt = weight.T
-        parts = [None if p is None else p @ wt for p in self.parts]
-        if bias is not None:
-            parts[0] = parts[0] + bias
-        return self._new(parts)
+        parts = [None if p is None else p @ wt for p in self.parts[1:]]
+        first = self.parts[0] @ wt if bias is None else torch.addmm(bias, self.parts[0], wt)
+        return self._new([first] + parts)
 
     def scale(self, s) -> "_Jet":
         return self._new([None if p is None else p * s for p in self.parts])
@@ -173,33 +176,36 @@ class TaylorJet(_Jet):
     def _orders(self) -> list[int]:
         return [sum(a) for a in multi_indices(self.d, self.order)]
 
-    def sincos(self):
+    def sincos(self, *, top_cos: bool = True):
         """``sin`` and ``cos`` of the jet together, by the Euler-operator recurrence.
 
         With ``E = sum_k x_k d_k`` (which multiplies a homogeneous part of
         order ``n`` by ``n``), ``E sin(v) = cos(v) E v`` gives, coefficient by
         coefficient, ``n s_alpha = sum_{0 < beta <= alpha} |beta| v_beta c_{alpha-beta}``
         and likewise ``n c_alpha = -sum |beta| v_beta s_{alpha-beta}``.
+        ``top_cos=False`` skips the cosine's top order, which ``sin`` alone
+        never reads.
         """
         v = self.parts
         orders = self._orders()
-        w = [None] + [_mul(p, float(n)) if n != 1 else p for p, n in zip(v[1:], orders[1:])]
         s = [torch.sin(v[0])] + [None] * (len(v) - 1)
         c = [torch.cos(v[0])] + [None] * (len(v) - 1)
         table = product_table(self.d, self.order, 1, 0)
         for l in range(1, len(v)):
+            n = orders[l]
+            want_cos = top_cos or n < self.order
             acc_s = acc_c = None
             for i, j in table[l]:
-                acc_s = _fma(acc_s, w[i], c[j])
-                acc_c = _fma(acc_c, w[i], s[j])
-            n = orders[l]
-            s[l] = None if acc_s is None else acc_s * (1.0 / n)
-            c[l] = None if acc_c is None else acc_c * (-1.0 / n)
+                w = orders[i] / n  # |beta| / |alpha|, folded into the multiply-add
+                acc_s = _fma(acc_s, v[i], c[j], w)
+                if want_cos:
+                    acc_c = _fma(acc_c, v[i], s[j], -w)
+            s[l], c[l] = acc_s, acc_c
         return self._new(s), self._new(c)
 
     def apply(self, kind: str) -> "TaylorJet":
         if kind == "sin":
-            return self.sincos()[0]
+            return self.sincos(top_cos=False)[0]
         if kind == "cos":
             return self.sincos()[1]
         # g(v0 + delta) = sum_k g^(k)(v0) / k! delta^k, delta = v - v0 (no constant term)
