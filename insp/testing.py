@@ -48,6 +48,7 @@ from torch import nn
 
 from .fields.base import Field, field_dtype_device
 from .fields.domain import Domain
+from .jet.indices import multi_indices
 
 __all__ = [
     "AnalyticField", "GaussianSum", "SinusoidSum", "Polynomial", "AnalyticSum", "Warped", "WarpedField",
@@ -59,28 +60,6 @@ ANALYTIC_KINDS = ("gaussian", "sinusoid", "polynomial")
 
 
 # --------------------------------------------------------------------------- multi-indices
-
-def _homogeneous(d: int, n: int) -> list[tuple[int, ...]]:
-    if d == 1:
-        return [(n,)]
-    return [(first,) + rest for first in range(n, -1, -1) for rest in _homogeneous(d - 1, n - first)]
-
-
-def _multi_indices(d: int, order: int) -> tuple[tuple[int, ...], ...]:
-    """All multi-indices of total order <= ``order``: graded, then lexicographically descending.
-
-    Same order as :func:`insp.jet.multi_indices` (kept private here so that
-    this module does not depend on the derivative engine).
-
-    >>> _multi_indices(2, 2)
-    ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
-    """
-    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise ValueError(f"dimension must be a positive integer, got {d!r}")
-    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
-        raise ValueError(f"order must be a non-negative integer, got {order!r}")
-    return tuple(a for n in range(order + 1) for a in _homogeneous(d, n))
-
 
 # --------------------------------------------------------------------------- argument checks
 
@@ -186,8 +165,12 @@ class AnalyticField(Field):
     def jet(self, x: torch.Tensor, order: int) -> torch.Tensor:
         """All partial derivatives up to ``order``: ``(..., c, M)`` in the library's order."""
         x = self.check_points(x)
-        alphas = _multi_indices(self.in_features, order)
+        alphas = multi_indices(self.in_features, order)
         return torch.stack([self._derivative(x, a) for a in alphas], dim=-1)
+
+    def derivative_stack(self, x: torch.Tensor, order: int) -> torch.Tensor:
+        """Closed-form jet, used by :func:`insp.jet.jet` (``method="native"``)."""
+        return self.jet(x, order)
 
     def _derivative(self, x: torch.Tensor, alpha: tuple[int, ...]) -> torch.Tensor:
         raise NotImplementedError

@@ -2,6 +2,9 @@
 
 * ``method="taylor"`` -- forward Taylor mode through the field's primitives
   (:mod:`insp.jet.taylor`): one pass, exact, the default for the INRs insp ships;
+* ``method="native"`` -- the field's own ``derivative_stack(x, order)``
+  (closed forms of analytic fields; operator fields, which derive their jet
+  from a higher-order jet of the field they act on);
 * ``method="general"`` -- nested ``torch.func.jacfwd`` under ``vmap``, for any
   differentiable Field (cost grows like ``d^K``);
 * ``method="reference"`` -- nested ``torch.autograd.grad(create_graph=True)``,
@@ -25,7 +28,7 @@ from .taylor import BilaplacianJet, LaplacianJet, TaylorJet, has_taylor_rules, p
 
 __all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "METHODS", "resolve_method", "check_order"]
 
-METHODS = ("auto", "taylor", "general", "reference")
+METHODS = ("auto", "taylor", "native", "general", "reference")
 
 #: points per chunk for derivative stacks (each point carries M partials per feature)
 DEFAULT_JET_CHUNK = 4096
@@ -130,10 +133,14 @@ def resolve_method(field, method: str) -> str:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     modules = field.taylor_modules() if isinstance(field, Field) else None
     fast = has_taylor_rules(modules)
+    native = callable(getattr(field, "derivative_stack", None))
     if method == "auto":
-        return "taylor" if fast else "general"
+        return "taylor" if fast else "native" if native else "general"
     if method == "taylor" and not fast:
         raise ValueError(f"method='taylor' needs a field built from primitives with Taylor rules; "
+                         f"{type(field).__name__} has none (use method='general')")
+    if method == "native" and not native:
+        raise ValueError(f"method='native' needs a field with a derivative_stack(x, order) method; "
                          f"{type(field).__name__} has none (use method='general')")
     return method
 
@@ -213,7 +220,11 @@ def _reference_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
     return torch.stack(channels, dim=-2)
 
 
-_PATHS = {"taylor": _taylor_path, "general": _general_path, "reference": _reference_path}
+def _native_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
+    return field.derivative_stack(x, order)
+
+
+_PATHS = {"taylor": _taylor_path, "native": _native_path, "general": _general_path, "reference": _reference_path}
 
 
 def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
@@ -227,9 +238,10 @@ def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chun
         Points, any batch shape.
     order : int
         Highest total order ``K``.
-    method : {"auto", "taylor", "general", "reference"}
+    method : {"auto", "taylor", "native", "general", "reference"}
         ``auto`` takes the Taylor path when every module of the field has a
-        Taylor rule, the general (torch.func) path otherwise.
+        Taylor rule, else the field's own ``derivative_stack`` when it has
+        one, else the general (torch.func) path.
     chunk_size : int
         Points per pass (memory grows with ``chunk_size * width * M``).
     create_graph : bool, optional

@@ -1,0 +1,16 @@
+"""Operators: Field -> Field, evaluated lazily (sample the result to see it).
+
+Closed-form differential operators, Gaussian blur (heat series and
+quadrature), edge maps and the learnable linear operator.
+"""
+
+from .blur import BLUR_METHODS, GaussianBlur, SeriesDivergenceError, gaussian_blur, heat_series_coefficients, lattice_blur
+from .differential import (DifferentialPolynomial, directional_derivative, divergence, gradient, gradient_magnitude,
+                           hessian, laplacian, linear_operator, sharpen)
+from .edges import edges, non_maximum_suppression, pixel_gradient
+from .linear import LinearOperatorField, OperatorField
+
+__all__ = ["BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_blur", "heat_series_coefficients",
+           "lattice_blur", "DifferentialPolynomial", "directional_derivative", "divergence", "gradient",
+           "gradient_magnitude", "hessian", "laplacian", "linear_operator", "sharpen", "edges",
+           "non_maximum_suppression", "pixel_gradient", "LinearOperatorField", "OperatorField"]
