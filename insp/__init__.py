@@ -3,8 +3,9 @@
 __version__ = "0.1.0"
 
 from .fields import (  # noqa: E402
-    Domain, Field, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field, sample,
+    Domain, Field, FitHistory, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field, fit, fit_many, load,
+    sample, save,
 )
 
 __all__ = ["__version__", "Domain", "Field", "FourierFeatureMLP", "NeuralField", "ReluMLP", "Siren",
-           "build_field", "sample"]
+           "build_field", "sample", "fit", "fit_many", "FitHistory", "save", "load"]

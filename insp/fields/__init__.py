@@ -4,8 +4,11 @@ from .base import DEFAULT_CHUNK_SIZE, Field, sample
 from .domain import Domain
 from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
 from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
+from .fit import DEFAULTS, FitHistory, default_model, fit, fit_many
+from .io import FileFormatError, load, read_header, save
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
     "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
+    "DEFAULTS", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
 ]

@@ -21,6 +21,13 @@ __all__ = ["Field", "sample", "DEFAULT_CHUNK_SIZE", "check_chunk_size", "field_d
 #: Points evaluated at once by :func:`sample` (65,536 = one 256x256 image).
 DEFAULT_CHUNK_SIZE = 65536
 
+# BLAS kernels for matrices of very few rows (M < 8 with MKL on 2 threads)
+# accumulate in another order than the general kernel, so a point's value
+# would depend on how many points share its chunk.  Chunks smaller than this
+# are padded (with copies of their last point) so that every chunk takes the
+# general path and sampling is bit-identical whatever ``chunk_size``.
+_MIN_ROWS = 64
+
 
 def check_chunk_size(chunk_size) -> int:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -102,7 +109,9 @@ def sample(field: Field, shape: Sequence[int], *, chunk_size: int = DEFAULT_CHUN
     The grid is generated and evaluated ``chunk_size`` points at a time, so
     memory stays bounded by the chunk (a 4096x4096 image from a 256-wide SIREN
     renders in well under 2 GB).  The result does not depend on
-    ``chunk_size``: every point is evaluated by the same computation.
+    ``chunk_size``, bit for bit on CPU: every point is evaluated by the same
+    computation (chunks of fewer than 64 points are padded so that the BLAS
+    kernels for tiny matrices, which round differently, are never used).
 
     Parameters
     ----------
@@ -140,7 +149,11 @@ def sample(field: Field, shape: Sequence[int], *, chunk_size: int = DEFAULT_CHUN
         for start in starts:
             stop = min(start + chunk_size, total)
             x = field.domain.grid_points(shape, start, stop, dtype=dtype, device=device)
-            y = field(x)
+            if stop - start < _MIN_ROWS:  # pad tiny chunks: see _MIN_ROWS
+                x = torch.cat([x, x[-1:].expand(_MIN_ROWS - (stop - start), -1)])
+                y = field(x)[: stop - start]
+            else:
+                y = field(x)
             if out is None:
                 out = y.new_empty((total, y.shape[-1])) if not grad else []
             if grad:

@@ -13,6 +13,7 @@ Conventions (fixed once for the whole library):
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -24,7 +25,7 @@ __all__ = ["Domain", "check_shape"]
 def check_shape(shape: Sequence[int], dim: int, *, name: str = "shape") -> tuple[int, ...]:
     """Validate a grid shape of ``dim`` axes, each with at least 2 samples."""
     try:
-        shape = tuple(int(n) for n in shape)
+        shape = tuple(operator.index(n) for n in shape)
     except TypeError:
         raise TypeError(f"{name} must be a sequence of {dim} integers, got {shape!r}") from None
     if len(shape) != dim:
