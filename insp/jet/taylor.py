@@ -73,9 +73,12 @@ def _poly_derivative_values(step: Callable[[np.polynomial.Polynomial], np.polyno
     return out
 
 
-def activation_derivatives(kind: str, v: torch.Tensor, n: int) -> list[torch.Tensor]:
-    """``[g(v), g'(v), ..., g^(n)(v)]`` for a named pointwise function ``g``.
+def activation_derivatives(kind: str, v: torch.Tensor, n: int) -> list[tuple[torch.Tensor, float]]:
+    """``[g(v), g'(v), ..., g^(n)(v)]`` for a named pointwise function ``g``, as ``(tensor, sign)`` pairs.
 
+    The value of ``g^(k)(v)`` is ``sign * tensor``; signs are kept apart so
+    that ``sin``'s derivatives reuse ``sin(v)`` and ``cos(v)`` without a
+    negation pass (the jets fold the sign into their multiply-adds).
     ``tanh`` and ``softplus`` solve polynomial ODEs (``t' = 1 - t^2``,
     ``s' = s (1 - s)`` for the sigmoid ``s``), so all their derivatives are
     polynomials in ``t`` (resp. ``s``).
@@ -83,17 +86,29 @@ def activation_derivatives(kind: str, v: torch.Tensor, n: int) -> list[torch.Ten
     P = np.polynomial.Polynomial
     if kind in ("sin", "cos"):
         s, c = torch.sin(v), torch.cos(v)
-        cycle = [s, c, -s, -c] if kind == "sin" else [c, -s, -c, s]
+        cycle = [(s, 1.0), (c, 1.0), (s, -1.0), (c, -1.0)] if kind == "sin" else [(c, 1.0), (s, -1.0), (c, -1.0), (s, 1.0)]
         return [cycle[k % 4] for k in range(n + 1)]
     if kind == "tanh":
         t = torch.tanh(v)
         one_minus_t2 = P([1.0, 0.0, -1.0])
-        return [t] + _poly_derivative_values(lambda p: p.deriv() * one_minus_t2, one_minus_t2, t, n)
-    if kind == "softplus":
-        s = torch.sigmoid(v)
+        vals = [t] + _poly_derivative_values(lambda p: p.deriv() * one_minus_t2, one_minus_t2, t, n)
+    elif kind == "softplus":
+        sig = torch.sigmoid(v)
         logistic = P([0.0, 1.0, -1.0])
-        return [nn.functional.softplus(v)] + _poly_derivative_values(lambda p: p.deriv() * logistic, P([0.0, 1.0]), s, n)
-    raise ValueError(f"no derivative rule for activation {kind!r}")
+        vals = [nn.functional.softplus(v)] + _poly_derivative_values(lambda p: p.deriv() * logistic, P([0.0, 1.0]),
+                                                                      sig, n)
+    else:
+        raise ValueError(f"no derivative rule for activation {kind!r}")
+    return [(t, 1.0) for t in vals]
+
+
+def _axpy(acc, x, alpha: float):
+    """``acc + alpha * x`` with ``None`` as zero."""
+    if x is None:
+        return acc
+    if acc is None:
+        return x * alpha
+    return torch.add(acc, x, alpha=alpha)
 
 
 class _Jet:
@@ -212,7 +227,7 @@ class TaylorJet(_Jet):
         v = self.parts
         g = activation_derivatives(kind, v[0], self.order)
         delta = [None] + v[1:]
-        out = [g[0]] + [_mul(p, g[1]) for p in delta[1:]]
+        out = [g[0][0]] + [_fma(None, p, g[1][0], g[1][1]) for p in delta[1:]]
         power = delta
         for k in range(2, self.order + 1):
             table = product_table(self.d, self.order, k - 1, 1)
@@ -221,8 +236,8 @@ class TaylorJet(_Jet):
                 for i, j in pairs:
                     nxt[l] = _fma(nxt[l], power[i], delta[j])
             power = nxt
-            coef = g[k] * (1.0 / math.factorial(k))
-            out = [o if p is None else _fma(o, p, coef) for o, p in zip(out, power)]
+            coef, sign = g[k]
+            out = [_fma(o, p, coef, sign / math.factorial(k)) for o, p in zip(out, power)]
         return self._new(out)
 
     def derivatives(self) -> torch.Tensor:
@@ -245,12 +260,12 @@ class LaplacianJet(_Jet):
 
     def apply(self, kind: str) -> "LaplacianJet":
         v, grad, lap = self.parts[0], self.parts[1:1 + self.d], self.parts[-1]
-        g0, g1, g2 = activation_derivatives(kind, v, 2)
+        (g0, _), (g1, s1), (g2, s2) = activation_derivatives(kind, v, 2)
         sq = None
         for gk in grad:
             sq = _fma(sq, gk, gk)
-        out_lap = _fma(_mul(g1, lap), g2, sq)
-        return self._new([g0] + [_mul(g1, gk) for gk in grad] + [out_lap])
+        out_lap = _fma(_fma(None, g1, lap, s1), g2, sq, s2)
+        return self._new([g0] + [_fma(None, g1, gk, s1) for gk in grad] + [out_lap])
 
 
 class BilaplacianJet(_Jet):
@@ -274,9 +289,14 @@ class BilaplacianJet(_Jet):
         return p[0], grad, H, pairs, tgrad, bilap
 
     def apply(self, kind: str) -> "BilaplacianJet":
+        """Chain rule for ``g(v)``, from Faa di Bruno.
+
+        In 1-D it reduces to ``lap^2 g(v) = g1 v4 + g2 (4 v1 v3 + 3 v2^2) + 6 g3 v1^2 v2 + g4 v1^4``
+        (``gk``, ``vk``: k-th derivatives).
+        """
         d = self.d
         v, grad, H, pairs, tgrad, bilap = self._split()
-        g0, g1, g2, g3, g4 = activation_derivatives(kind, v, 4)
+        (g0, _), (g1, s1), (g2, s2), (g3, s3), (g4, s4) = activation_derivatives(kind, v, 4)
         lap = None
         for k in range(d):
             lap = _add(lap, H[k, k])
@@ -290,27 +310,24 @@ class BilaplacianJet(_Jet):
         gHg = None
         for k in range(d):
             gHg = _fma(gHg, grad[k], Hg[k])
-        HF = None  # |H|_F^2
-        for k in range(d):
-            for l in range(d):
-                HF = _fma(HF, H[k, l], H[k, l])
+        HF = None  # |H|_F^2, off-diagonal entries counted twice
+        for k, l in pairs:
+            HF = _fma(HF, H[k, l], H[k, l], 1.0 if k == l else 2.0)
         gT = None
         for k in range(d):
             gT = _fma(gT, grad[k], tgrad[k])
-        out_grad = [_mul(g1, gk) for gk in grad]
-        out_hess = [_fma(_mul(g1, H[k, l]), g2, _mul(grad[k], grad[l])) for k, l in pairs]
+        out_grad = [_fma(None, g1, gk, s1) for gk in grad]
+        out_hess = [_fma(_fma(None, g1, H[k, l], s1), g2, _mul(grad[k], grad[l]), s2) for k, l in pairs]
         out_t = []
         for k in range(d):
-            t = _mul(g1, tgrad[k])
-            t = _fma(t, g2, _add(_mul(lap, grad[k]), _mul(Hg[k], 2.0)))
-            t = _fma(t, g3, _mul(sq, grad[k]))
+            t = _fma(None, g1, tgrad[k], s1)
+            t = _fma(t, g2, _axpy(_mul(lap, grad[k]), Hg[k], 2.0), s2)
+            t = _fma(t, g3, _mul(sq, grad[k]), s3)
             out_t.append(t)
-        b = _mul(g1, bilap)
-        inner2 = _add(_add(_mul(gT, 4.0), _mul(lap, lap)), _mul(HF, 2.0))
-        b = _fma(b, g2, inner2)
-        inner3 = _add(_mul(_mul(sq, lap), 2.0), _mul(gHg, 4.0))
-        b = _fma(b, g3, inner3)
-        b = _fma(b, g4, _mul(sq, sq))
+        b = _fma(None, g1, bilap, s1)
+        b = _fma(b, g2, _axpy(_axpy(_mul(lap, lap), gT, 4.0), HF, 2.0), s2)  # 4 grad.T + lap^2 + 2 |H|^2
+        b = _fma(b, g3, _axpy(_mul(sq, lap), gHg, 2.0), 2.0 * s3)  # 2 |grad|^2 lap + 4 grad.H.grad
+        b = _fma(b, g4, _mul(sq, sq), s4)
         return self._new([g0] + out_grad + out_hess + out_t + [b])
 
 
@@ -345,13 +362,45 @@ def _rule_for(module: nn.Module):
     return None
 
 
+def _fused_linear(m: nn.Module, nxt: nn.Module | None):
+    """Weights of ``nn.Linear`` followed by a per-feature affine map, folded into one linear map.
+
+    ``Sine(w)`` after a linear layer is ``sin`` of the linear layer scaled by
+    ``w``; ``ValueAffine`` is a diagonal affine map.  Folding them into the
+    (small) weight matrix saves one pass over every part of the jet.
+    """
+    if type(m) is not nn.Linear or nxt is None:
+        return None
+    bias = m.bias
+    if isinstance(nxt, Sine):
+        w = nxt.omega_0
+        return m.weight * w, None if bias is None else bias * w, "sin"
+    if isinstance(nxt, ValueAffine):
+        scale = nxt.scale.to(m.weight)
+        shift = nxt.shift.to(m.weight)
+        return m.weight * scale[:, None], (shift if bias is None else bias * scale + shift), None
+    return None
+
+
 def propagate(modules, jet: _Jet) -> _Jet:
     """Push ``jet`` through ``modules`` in order."""
-    for m in modules:
+    modules = list(modules)
+    i = 0
+    while i < len(modules):
+        m = modules[i]
+        fused = _fused_linear(m, modules[i + 1] if i + 1 < len(modules) else None)
+        if fused is not None:
+            weight, bias, activation = fused
+            jet = jet.linear(weight, bias)
+            if activation is not None:
+                jet = jet.apply(activation)
+            i += 2
+            continue
         rule = _rule_for(m)
         if rule is None:
             raise TypeError(f"no Taylor rule for module {type(m).__name__}")
         jet = rule(m, jet)
+        i += 1
     return jet
 
 
