@@ -192,11 +192,19 @@ def file_section(ctx: DemoContext) -> None:
         raise AssertionError("reloaded field renders differently")
 
 
+def operators_section(ctx: DemoContext) -> None:
+    """Edges and blur of the fitted field next to Sobel and gaussian_filter (:mod:`insp.demo_operators`)."""
+    from .demo_operators import operators_section as run
+
+    run(ctx)
+
+
 #: The demo's sections, run in order.  Append yours (see the module notes).
 SECTIONS: list[Section] = [
     Section("fit", fit_section),
     Section("reconstruction", reconstruction_section),
     Section("file", file_section),
+    Section("edges+blur", operators_section),
 ]
 
 
