@@ -9,7 +9,8 @@ Laplacian) with the libraries' scale and sign conventions divided out by
   gradient (central / Sobel / Scharr / Prewitt), Hessian, Laplacian (5- and
   9-point), gradient magnitude;
 * :mod:`~insp.baselines.filters` -- Gaussian blur;
-* :mod:`~insp.baselines.edges` -- Canny (scikit-image or OpenCV).
+* :mod:`~insp.baselines.edges` -- Canny (scikit-image or OpenCV);
+* :mod:`~insp.baselines.poisson` -- Poisson blending (sparse solve, OpenCV seamlessClone).
 """
 
 from .derivatives import (
@@ -17,6 +18,7 @@ from .derivatives import (
 )
 from .edges import CANNY_METHODS, canny
 from .filters import gaussian_blur
+from . import poisson
 
 __all__ = ["GRADIENT_METHODS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
-           "hessian", "laplacian", "CANNY_METHODS", "canny", "gaussian_blur"]
+           "hessian", "laplacian", "CANNY_METHODS", "canny", "gaussian_blur", "poisson"]

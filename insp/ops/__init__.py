@@ -9,8 +9,12 @@ from .differential import (DifferentialPolynomial, directional_derivative, diver
                            hessian, laplacian, linear_operator, sharpen)
 from .edges import edges, non_maximum_suppression, pixel_gradient
 from .linear import LinearOperatorField, OperatorField
+from .poisson import (BLEND_MODES, Anchor, CompositeGradient, GridField, Translated, composite_gradient, fit_gradients,
+                      fit_laplacian, poisson_blend)
 
 __all__ = ["BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_blur", "heat_series_coefficients",
            "lattice_blur", "DifferentialPolynomial", "directional_derivative", "divergence", "gradient",
            "gradient_magnitude", "hessian", "laplacian", "linear_operator", "sharpen", "edges",
-           "non_maximum_suppression", "pixel_gradient", "LinearOperatorField", "OperatorField"]
+           "non_maximum_suppression", "pixel_gradient", "LinearOperatorField", "OperatorField",
+           "BLEND_MODES", "Anchor", "CompositeGradient", "GridField", "Translated", "composite_gradient", "fit_gradients",
+           "fit_laplacian", "poisson_blend"]
