@@ -70,11 +70,11 @@ FULL = dict(
     cost_n=256, cost_repeats=2,
 )
 QUICK = dict(
-    analytic_n=48, analytic_steps=40, analytic_time=10.0,
-    images=("camera", "moon"), edge_low=32, edge_high=128, edge_steps=40, edge_time=10.0,
-    blur_images=("camera",), blur_n=48, blur_steps=40, blur_time=10.0,
-    sigmas_px=(1.0,), series_points=128, quad_points=6, series_terms=3,
-    cost_n=32, cost_repeats=1,
+    analytic_n=32, analytic_steps=15, analytic_time=5.0,
+    images=("camera",), edge_low=16, edge_high=64, edge_steps=15, edge_time=5.0,
+    blur_images=("camera",), blur_n=32, blur_steps=15, blur_time=5.0,
+    sigmas_px=(1.0,), series_points=64, quad_points=4, series_terms=3,
+    cost_n=16, cost_repeats=1,
 )
 
 
