@@ -67,7 +67,7 @@ FULL = dict(
     images=IMAGES, edge_low=128, edge_high=512, edge_steps=2000, edge_time=20.0,
     blur_images=IMAGES, blur_n=256, blur_steps=2000, blur_time=60.0,
     sigmas_px=(0.5, 1.0, 2.0), series_points=2048, quad_points=12, series_terms=3,
-    cost_n=256, cost_repeats=2,
+    cost_n=256, cost_repeats=3,
 )
 QUICK = dict(
     analytic_n=32, analytic_steps=15, analytic_time=5.0,
@@ -449,9 +449,8 @@ def part_cost(cfg, args, cache: Path) -> dict:
     # quadrature: on a subset, scaled per point
     q = gaussian_blur(fld, sigma=sigma, method="quadrature", quadrature_points=cfg["quad_points"])
     t_q, _ = timed(lambda: run_q(q, quad_sub), 1)
-    t_f_sub, _ = timed(lambda: run_q(fld, quad_sub), 3)
     rows[f"blur quadrature ({cfg['quad_points']}^2 nodes)"] = dict(
-        seconds=t_q * len(x) / len(quad_sub), forward_passes=t_q / t_f_sub,
+        seconds=t_q * len(x) / len(quad_sub), forward_passes=(t_q / len(quad_sub)) / (t_fwd / len(x)),
         us_per_point=t_q / len(quad_sub) * 1e6, note=f"measured on {len(quad_sub)} points, scaled")
     for k, r in rows.items():
         log(f"  {k:32s} {r['forward_passes']:7.1f} fwd  {r['seconds']:.3f} s"
