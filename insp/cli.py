@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-o", "--output", required=True, metavar="FILE", help="output field file (.inspf)")
     f.add_argument("--steps", type=_nonnegative_int, default=None, help="optimiser steps (default: library default)")
     f.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
-    f.add_argument("--batch-size", type=_positive_int, default=None, help="points per step (default: full batch)")
+    f.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="points per step (default: the library default, see docs/fitting.md)")
     f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     f.add_argument("--time-limit", type=_positive_float, default=None, metavar="SECONDS",
                    help="stop fitting after this many seconds")
@@ -96,9 +97,9 @@ def _cmd_fit(args) -> int:
 
     image = read_image(args.image)
     rgb = image.ndim == 3
-    field, hist = fit(image, channel_axis=-1 if rgb else None, steps=args.steps, lr=args.lr,
-                      batch_size=args.batch_size, seed=args.seed, time_limit=args.time_limit,
-                      progress=not args.quiet, data_range=1.0)
+    options = {} if args.batch_size is None else {"batch_size": args.batch_size}  # else the library default
+    field, hist = fit(image, channel_axis=-1 if rgb else None, steps=args.steps, lr=args.lr, seed=args.seed,
+                      time_limit=args.time_limit, progress=not args.quiet, data_range=1.0, **options)
     meta = dict(source=Path(args.image).name, shape=list(image.shape[:2]), channels=3 if rgb else 1,
                 value_range=[0.0, 1.0], fit=dict(steps=hist.steps, psnr_db=round(hist.final_psnr, 3),
                                                  seconds=round(hist.wall_time, 2), seed=args.seed))

@@ -251,11 +251,13 @@ def _signals(image16, n=4):
     return np.stack([np.roll(image16, k, axis=1) * rng.uniform(0.5, 1.0) for k in range(n)])
 
 
-def test_fit_many_matches_fit_per_signal(image16):
+@pytest.mark.parametrize("engine", ["siren", "vmap"])
+def test_fit_many_matches_fit_per_signal(image16, engine):
     sigs = _signals(image16)
     models = [small(seed=10 + i) for i in range(4)]
     fields, hist = fit_many(sigs, model=[small(seed=10 + i) for i in range(4)], steps=100, seed=10,
-                            progress=False)
+                            progress=False, engine=engine)
+    assert hist.config["engine"] == engine
     assert len(fields) == 4 and len(hist.member_psnr) == 4
     for i in range(4):
         single, hs = fit(sigs[i], model=models[i], steps=100, seed=10 + i, progress=False)
@@ -268,28 +270,51 @@ def test_fit_many_matches_fit_per_signal(image16):
 
 def test_fit_many_default_models_use_seed_plus_index(image16):
     sigs = _signals(image16, 2)
-    fields, hist = fit_many(sigs, steps=3, seed=7, progress=False)
+    fields, hist = fit_many(sigs, steps=0, seed=7, progress=False)  # the initialisations
     for i, f in enumerate(fields):
-        single, _ = fit(sigs[i], steps=3, seed=7 + i, progress=False)
-        assert torch.allclose(f.net[0].weight, single.net[0].weight, atol=1e-5)
+        single, _ = fit(sigs[i], steps=0, seed=7 + i, progress=False)
+        assert all(torch.equal(p, q) for p, q in zip(f.state_dict().values(), single.state_dict().values()))
 
 
-def test_fit_many_minibatch_and_masks_match_fit(image16):
+@pytest.mark.parametrize("engine", ["siren", "vmap"])
+def test_fit_many_minibatch_and_masks_match_fit(image16, engine):
     sigs = _signals(image16, 3)
     masks = np.random.default_rng(1).random((3, 16, 16)) < 0.7
     fields, hist = fit_many(sigs, model=small(seed=1), steps=60, batch_size=64, mask=masks, seed=[5, 6, 7],
-                            log_every=20, progress=False)
+                            log_every=20, progress=False, engine=engine)
     assert hist.step == [0, 20, 40, 60]
     for i in range(3):
         single, hs = fit(sigs[i], model=small(seed=1), steps=60, batch_size=64, mask=masks[i], seed=5 + i,
                          progress=False)
         assert hist.member_psnr[i] == pytest.approx(hs.final_psnr, abs=0.3)
         assert torch.allclose(fields[i].net[0].weight, single.net[0].weight, atol=2e-3)
-    # a shared mask
+    # a shared mask; per-signal masks with full batches
     shared = masks[0]
-    f2, h2 = fit_many(sigs, model=small(seed=1), steps=20, mask=shared, progress=False)
+    f2, h2 = fit_many(sigs, model=small(seed=1), steps=20, mask=shared, progress=False, engine=engine)
     s2, hs2 = fit(sigs[1], model=small(seed=1), steps=20, mask=shared, seed=1, progress=False)
     assert h2.member_psnr[1] == pytest.approx(hs2.final_psnr, abs=0.1)
+    f3, h3 = fit_many(sigs, model=small(seed=1), steps=20, mask=masks, progress=False, engine=engine)
+    s3, hs3 = fit(sigs[2], model=small(seed=1), steps=20, mask=masks[2], seed=1, progress=False)
+    assert h3.member_psnr[2] == pytest.approx(hs3.final_psnr, abs=0.1)
+    assert torch.allclose(f3[2].net[0].weight, s3.net[0].weight, atol=1e-4)
+
+
+def test_fit_many_other_architectures_use_vmap(image16):
+    from insp.fields import FourierFeatureMLP
+
+    def ff(i):
+        return FourierFeatureMLP(2, 1, num_features=16, scale=2.0, hidden_features=16, hidden_layers=1,
+                                 activation="tanh", seed=i)
+
+    sigs = _signals(image16, 2)
+    fields, hist = fit_many(sigs, model=[ff(0), ff(1)], steps=30, progress=False)
+    assert hist.config["engine"] == "vmap"
+    single, hs = fit(sigs[1], model=ff(1), steps=30, seed=1, progress=False)
+    assert hist.member_psnr[1] == pytest.approx(hs.final_psnr, abs=0.1)
+    with pytest.raises(ValueError, match="engine='siren' needs plain SIREN"):
+        fit_many(sigs, model=[ff(0), ff(1)], steps=1, progress=False, engine="siren")
+    with pytest.raises(ValueError, match="engine must be"):
+        fit_many(sigs, steps=1, progress=False, engine="jit")
 
 
 def test_fit_many_template_is_copied(image16):
@@ -322,7 +347,27 @@ def test_fit_many_bad_models_and_masks(image16):
         fit_many(sigs, model=[m, m], steps=1, progress=False)
     with pytest.raises(ValueError, match="share one architecture"):
         fit_many(sigs, model=[small(), Siren(2, 1, hidden_features=16, hidden_layers=2)], steps=1, progress=False)
+    with pytest.raises(ValueError, match="share one architecture"):  # same shapes, another omega_0
+        fit_many(sigs, model=[small(), small(first_omega_0=10.0)], steps=1, progress=False)
+    uneven = np.ones((2, 16, 16), bool)
+    uneven[1, :, 4:] = False  # 64 known samples
+    with pytest.raises(ValueError, match="smallest number of known samples"):
+        fit_many(sigs, mask=uneven, batch_size=100, steps=1, progress=False)
     with pytest.raises(ValueError, match=r"mask must have the signal's spatial shape"):
         fit_many(sigs, mask=np.ones((3, 16, 16), bool), steps=1, progress=False)
     with pytest.raises(TypeError, match="seed"):
         fit_many(sigs, seed=[1, 2, 3], steps=1, progress=False)
+
+
+def test_lr_schedule_cosine_warmup_and_deadline():
+    from insp.fields.fit import _lr_factor
+
+    assert _lr_factor(0, 100, 0, 0.0) == 1.0
+    assert _lr_factor(50, 100, 0, 0.0) == pytest.approx(0.5)
+    assert _lr_factor(99, 100, 0, 0.1) == pytest.approx(0.1, abs=1e-3)
+    assert _lr_factor(0, 100, 10, 0.0) == pytest.approx(0.1)  # linear warm-up
+    assert _lr_factor(10, 100, 10, 0.0) == 1.0
+    # with a time limit the cosine follows whichever fraction is further along
+    assert _lr_factor(10, 100, 0, 0.0, time_frac=0.5) == pytest.approx(0.5)
+    assert _lr_factor(10, 100, 0, 0.0, time_frac=2.0) == 0.0
+    assert _lr_factor(90, 100, 0, 0.0, time_frac=0.1) == _lr_factor(90, 100, 0, 0.0)

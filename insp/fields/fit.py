@@ -43,6 +43,7 @@ See :data:`DEFAULTS` and ``docs/fitting.md`` for the measured reasons.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field as dc_field
@@ -54,6 +55,7 @@ from torch import nn
 
 from .base import Field, field_dtype_device
 from .domain import Domain
+from ._siren_batch import SirenStack, siren_structure
 from .inr import NeuralField, Siren
 
 __all__ = ["fit", "fit_many", "FitHistory", "default_model", "DEFAULTS", "prepare_signal", "SignalSpec"]
@@ -62,17 +64,17 @@ __all__ = ["fit", "fit_many", "FitHistory", "default_model", "DEFAULTS", "prepar
 #: The default fitting configuration (measured in ``benchmarks/fit_speed.py``;
 #: reasons in ``docs/fitting.md``).
 DEFAULTS: dict[str, Any] = dict(
-    # model (see default_model)
+    # model (see default_model): the reference SIREN sizes
     hidden_features=128,
     hidden_layers=3,
     first_omega_0=30.0,
     hidden_omega_0=30.0,
-    # optimisation
-    steps=300,
-    lr=1e-3,
+    # optimisation: Adam, random mini-batches, cosine decay to 0
+    steps=1000,
+    lr=1.5e-3,
     final_lr_ratio=0.0,  # cosine decay from lr to lr * final_lr_ratio over `steps`
     warmup_steps=0,
-    batch_size=None,  # None: full batch
+    batch_size=4096,  # points per step; signals with fewer known samples use all of them
 )
 
 _UNSET = object()  # sentinel: "channel_axis not given"
@@ -235,6 +237,8 @@ class FitHistory:
     ``step[k]`` counts optimiser updates done when ``loss[k]`` (normalised
     MSE, the objective), ``psnr[k]`` (dB, signal units, over the known
     samples) and ``time[k]`` (seconds since the loop started) were taken.
+    ``time`` leaves out the full-signal evaluations made only for logging
+    (mini-batch fits); ``wall_time`` is everything, input checks included.
     The last entry is the returned weights.  For :func:`fit_many`, ``loss``
     and ``psnr`` are means over the signals and ``member_psnr`` holds each
     signal's final PSNR.
@@ -298,13 +302,34 @@ class _BatchSampler:
         return idx
 
 
-def _lr_factor(step: int, steps: int, warmup: int, final_ratio: float) -> float:
-    """Linear warm-up then cosine decay from 1 to ``final_ratio`` (``step`` counts from 0)."""
+def _lr_factor(step: int, steps: int, warmup: int, final_ratio: float, time_frac: float = 0.0) -> float:
+    """Linear warm-up over ``warmup`` steps, then a cosine from 1 to ``final_ratio``.
+
+    The cosine's progress is the larger of the step fraction and ``time_frac``
+    (elapsed / time_limit), so a fit with a time limit anneals by its deadline.
+    """
     if step < warmup:
         return (step + 1) / warmup
-    span = max(steps - warmup, 1)
-    frac = (step - warmup) / span
+    frac = min(1.0, max((step - warmup) / max(steps - warmup, 1), time_frac))
     return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+class _Clock:
+    """Seconds of fitting: wall time minus the evaluations made only for logging."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.paused = 0.0
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.t0 - self.paused
+
+    def measure(self, fn):
+        t = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.paused += time.perf_counter() - t
 
 
 def _options(steps, lr, batch_size, seed, time_limit, log_every, final_lr_ratio, warmup_steps):
@@ -370,9 +395,9 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
         ``lr * final_lr_ratio`` over ``steps`` after ``warmup_steps`` of
         linear warm-up.
     batch_size : int or None
-        Points per update, drawn without replacement (a new random
-        permutation each epoch); ``None`` or at least the number of known
-        samples: full batch.
+        Points per update (default ``DEFAULTS["batch_size"]``), drawn without
+        replacement (a new random permutation each epoch); ``None``, or at
+        least the number of known samples: full batch.
     seed : int
         Seeds the default model's initialisation and the mini-batch order.
         Same seed, same thread count: bit-identical weights on CPU.
@@ -388,8 +413,12 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
         Axis of ``signal`` that holds channels, ``None`` if there is none.
         Required when the shape is ambiguous (see module notes).
     time_limit : float, optional
-        Stop after this many seconds of fitting (wall clock, checked after
-        every update); the learning-rate schedule still runs over ``steps``.
+        Stop after this many seconds of fitting (checked after every update;
+        the clock of ``history.time``, which leaves out the full-signal
+        evaluations made only for logging).  The cosine schedule then
+        progresses by ``max(step / steps, seconds / time_limit)``, so the
+        learning rate has decayed when the time is up.  Timing makes such
+        a fit not bit-reproducible; without ``time_limit`` it is.
     callback : callable, optional
         ``callback(record, field)`` at every logged step, ``record`` a dict
         with ``step, loss, psnr, time``; returning ``True`` stops the fit.
@@ -481,27 +510,27 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
     bar = _progress_bar(steps, progress, "fit")
     was_training = model.training
     model.train()
-    t0 = time.perf_counter()
+    clock = _Clock()
     stop = None
     done = 0
     try:
         for step in range(steps):
-            factor = _lr_factor(step, steps, warmup_steps, final_lr_ratio)
+            t_now = clock()
+            factor = _lr_factor(step, steps, warmup_steps, final_lr_ratio, t_now / time_limit if time_limit else 0.0)
             for group in opt.param_groups:
                 group["lr"] = lr * factor
             idx = sampler.next()
             xb, yb = (x, y) if idx is None else (x[idx], y[idx])
             logging = step % log_every == 0
-            t_log = time.perf_counter() - t0
             if logging and idx is not None:
-                rec = record(step, evaluate(), t_log)
+                rec = record(step, clock.measure(evaluate), t_now)
             opt.zero_grad(set_to_none=True)
             err = (model(xb) - yb) * inv_scale
             per_channel = (err * err).mean(dim=0)
             loss = per_channel.mean()
             loss.backward()
             if logging and idx is None:  # full batch: the loss is the metric of the current weights
-                rec = record(step, per_channel.detach().double().cpu(), t_log)
+                rec = record(step, per_channel.detach().double().cpu(), t_now)
             if logging and not math.isfinite(rec["loss"]):
                 raise FloatingPointError(f"the loss became {rec['loss']} at step {step}; lower lr (got {lr})")
             opt.step()
@@ -513,7 +542,7 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
             if logging and callback is not None and callback(rec, model):
                 stop = "callback"
                 break
-            if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            if time_limit is not None and clock() >= time_limit:
                 stop = "time_limit"
                 break
     finally:
@@ -521,7 +550,8 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
             bar.close()
         model.train(was_training)
     model.eval()
-    record(done, evaluate(), time.perf_counter() - t0)
+    t_end = clock()
+    record(done, evaluate(), t_end)
     history.steps = done
     history.stopped = stop or "steps"
     history.wall_time = time.perf_counter() - t_start
@@ -564,15 +594,24 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
              progress: bool = True, mask=None, domain: Domain | None = None, channel_axis=_UNSET,
              time_limit: float | None = None, callback: Callable[[dict, list], bool | None] | None = None,
              log_every: int | None = None, data_range: float | None = None, final_lr_ratio: float | None = None,
-             warmup_steps: int | None = None, dtype=None, device=None) -> tuple[list[NeuralField], FitHistory]:
+             warmup_steps: int | None = None, dtype=None, device=None,
+             engine: str = "auto") -> tuple[list[NeuralField], FitHistory]:
     """Fit one field to each of many same-shaped signals, all in one batched loop.
 
-    The networks are stacked with :func:`torch.func.stack_module_state` and
-    evaluated with ``vmap(functional_call)``; the objective is the *sum* of
-    the per-signal objectives, so each network receives exactly the gradient
-    it would get alone, and Adam (elementwise) updates each one as
-    :func:`fit` would.  Member ``i`` therefore matches
+    The objective is the *sum* of the per-signal objectives, so each network
+    receives exactly the gradient it would get alone, and Adam (elementwise)
+    updates each one as :func:`fit` would.  Member ``i`` therefore matches
     ``fit(signals[i], seed=seed + i, ...)`` up to floating-point rounding.
+
+    Two engines compute the batched step:
+
+    * ``"vmap"``: any architecture; parameters stacked with
+      :func:`torch.func.stack_module_state`, evaluated with
+      ``vmap(functional_call)``, autograd backward;
+    * ``"siren"``: plain SIRENs; the same maths as stacked tensors with
+      ``baddbmm`` and a hand-written backward pass
+      (:mod:`insp.fields._siren_batch`), which saves most elementwise passes
+      over memory.  ``"auto"`` (default) picks it whenever it applies.
 
     Parameters
     ----------
@@ -591,6 +630,9 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     callback : callable, optional
         ``callback(record, fields)`` at each logged step; ``record`` has the
         mean ``loss``/``psnr`` and ``member_psnr``; returning ``True`` stops.
+        The fields' weights are written back only at the end.
+    engine : {"auto", "siren", "vmap"}
+        See above.
     Other parameters
         As in :func:`fit`; ``data_range`` defaults to each signal's own range.
 
@@ -599,9 +641,9 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     fields : list of NeuralField
     history : FitHistory (means over the members; ``member_psnr`` per signal)
     """
-    from torch.func import functional_call, stack_module_state, vmap
-
     t_start = time.perf_counter()
+    if engine not in ("auto", "siren", "vmap"):
+        raise ValueError(f"engine must be 'auto', 'siren' or 'vmap', got {engine!r}")
     items = _split_signals(signals)
     values, spec = [], None
     for i, s in enumerate(items):
@@ -652,19 +694,21 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     weights = (m.to(torch.float64) / counts[:, None]).to(pdevice, pdtype)[..., None]  # (B, P, 1)
     samplers = [_BatchSampler(int(counts[i]), batch_size, seeds[i], pdevice) for i in range(B)]
     full = all(s.full for s in samplers)
+    if not full and any(s.full for s in samplers):
+        raise ValueError(f"batch_size ({batch_size}) must be None or at most the smallest number of known samples "
+                         f"among the signals ({int(counts.min())}) so that every member draws the same batch size")
     known_idx = [torch.nonzero(m[i]).squeeze(1).to(pdevice) for i in range(B)]
     if log_every is None:
         log_every = 1 if full else 50
 
-    params, buffers = stack_module_state(models)
-    params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-    base = copy.deepcopy(models[0]).to("meta")
-
-    def call(p, b, xx):
-        return functional_call(base, (p, b), (xx,))
-
-    forward_shared = vmap(call, in_dims=(0, 0, None))  # every member on the same points
-    forward_each = vmap(call, in_dims=(0, 0, 0))  # member i on its own points
+    if engine == "auto":
+        engine = "siren" if siren_structure(models[0]) is not None else "vmap"
+    if engine == "siren":
+        if siren_structure(models[0]) is None:
+            raise ValueError("engine='siren' needs plain SIREN models; use engine='vmap' for other fields")
+        eng = _SirenEngine(models, y, inv_scale, weights, full_mask)
+    else:
+        eng = _VmapEngine(models, y, inv_scale, weights, full_mask)
 
     weights_c = torch.tensor([[float(w) for w in sc**2] for sc in scale64], dtype=torch.float64)  # (B, c)
     range_t = torch.tensor(ranges, dtype=torch.float64)
@@ -672,7 +716,7 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     history = FitHistory(data_range=float(np.mean(ranges)), config=dict(
         steps=steps, lr=lr, batch_size=batch_size, seeds=seeds, final_lr_ratio=final_lr_ratio,
         warmup_steps=warmup_steps, time_limit=time_limit, signal_shape=list(values[0].shape[:-1]),
-        channels=spec.channels, signals=B, model=type(models[0]).__name__))
+        channels=spec.channels, signals=B, model=type(models[0]).__name__, engine=engine))
 
     def record(step, per_member_channel, t):  # (B, c) normalised MSE
         mse_sig = (per_member_channel * weights_c).mean(dim=1)
@@ -684,46 +728,31 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
         history.member_psnr = member_psnr
         return rec
 
-    @torch.no_grad()
     def evaluate() -> torch.Tensor:
-        acc = torch.zeros(B, spec.channels, dtype=torch.float64)
-        chunk = max(1, 262144 // B)
-        for start in range(0, P, chunk):
-            sl = slice(start, start + chunk)
-            err = (forward_shared(params, buffers, x[sl]) - y[:, sl]) * inv_scale
-            acc += ((err.double() ** 2) * weights[:, sl].double()).sum(dim=1).cpu()
-        return acc
+        return eng.evaluate(x, chunk=max(1, 262144 // B))
 
-    opt = torch.optim.Adam(list(params.values()), lr=lr, foreach=True)
+    opt = torch.optim.Adam(eng.parameters, lr=lr, foreach=True)
     bar = _progress_bar(steps, progress, f"fit_many[{B}]")
-    t0 = time.perf_counter()
+    clock = _Clock()
     stop = None
     done = 0
     arangeB = torch.arange(B, device=pdevice)[:, None]
     try:
         for step in range(steps):
-            factor = _lr_factor(step, steps, warmup_steps, final_lr_ratio)
+            t_now = clock()
+            factor = _lr_factor(step, steps, warmup_steps, final_lr_ratio, t_now / time_limit if time_limit else 0.0)
             for group in opt.param_groups:
                 group["lr"] = lr * factor
             logging = step % log_every == 0
-            t_log = time.perf_counter() - t0
             if full:
-                pred = forward_shared(params, buffers, x)  # (B, P, c)
-                err = (pred - y) * inv_scale
-                sq = err * err if full_mask else err * err * (weights * P)
-                per_mc = sq.mean(dim=1)  # (B, c): each member's per-channel MSE over its known points
+                per_mc = eng.step(x, None)  # (B, c): each member's per-channel MSE over its known points
+                if logging:
+                    rec = record(step, per_mc.double().cpu(), t_now)
             else:
                 if logging:
-                    rec = record(step, evaluate(), t_log)
+                    rec = record(step, clock.measure(evaluate), t_now)
                 idx = torch.stack([known_idx[i][s.next()] for i, s in enumerate(samplers)])  # (B, b)
-                pred = forward_each(params, buffers, x[idx])
-                err = (pred - y[arangeB, idx]) * inv_scale
-                per_mc = (err * err).mean(dim=1)
-            opt.zero_grad(set_to_none=True)
-            loss = per_mc.mean(dim=1).sum()  # sum over members: each gets its own gradient
-            loss.backward()
-            if logging and full:
-                rec = record(step, per_mc.detach().double().cpu(), t_log)
+                eng.step(x[idx], (arangeB, idx))
             if logging and not math.isfinite(rec["loss"]):
                 raise FloatingPointError(f"the loss became {rec['loss']} at step {step}; lower lr (got {lr})")
             opt.step()
@@ -735,22 +764,129 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
             if logging and callback is not None and callback(rec, models):
                 stop = "callback"
                 break
-            if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            if time_limit is not None and clock() >= time_limit:
                 stop = "time_limit"
                 break
     finally:
         if bar is not None:
             bar.close()
-    record(done, evaluate(), time.perf_counter() - t0)
-    with torch.no_grad():
-        for i, mod in enumerate(models):
-            for name, p in mod.named_parameters():
-                p.copy_(params[name][i])
-            mod.eval()
+    t_end = clock()
+    record(done, evaluate(), t_end)
+    eng.write_back(models)
+    for mod in models:
+        mod.eval()
     history.steps = done
     history.stopped = stop or "steps"
     history.wall_time = time.perf_counter() - t_start
     return models, history
+
+
+
+class _VmapEngine:
+    """Generic batched fields: ``stack_module_state`` + ``vmap(functional_call)``, autograd backward."""
+
+    def __init__(self, models, y, inv_scale, weights, full_mask):
+        from torch.func import functional_call, stack_module_state, vmap
+
+        params, self.buffers = stack_module_state(models)
+        self.params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+        base = copy.deepcopy(models[0]).to("meta")
+
+        def call(p, b, xx):
+            return functional_call(base, (p, b), (xx,))
+
+        self.forward_shared = vmap(call, in_dims=(0, 0, None))  # every member on the same points
+        self.forward_each = vmap(call, in_dims=(0, 0, 0))  # member i on its own points
+        self.y, self.inv_scale, self.weights, self.full_mask = y, inv_scale, weights, full_mask
+        self.P = y.shape[1]
+
+    @property
+    def parameters(self):
+        return list(self.params.values())
+
+    def step(self, xb, index) -> torch.Tensor:
+        """Forward + backward on the batch; ``.grad`` set; returns the (B, c) MSE (detached)."""
+        for p in self.params.values():
+            p.grad = None
+        if index is None:
+            err = (self.forward_shared(self.params, self.buffers, xb) - self.y) * self.inv_scale
+            sq = err * err if self.full_mask else err * err * (self.weights * self.P)
+        else:
+            err = (self.forward_each(self.params, self.buffers, xb) - self.y[index]) * self.inv_scale
+            sq = err * err
+        per_mc = sq.mean(dim=1)
+        per_mc.mean(dim=1).sum().backward()  # sum over members: each gets its own gradient
+        return per_mc.detach()
+
+    @torch.no_grad()
+    def evaluate(self, x, chunk: int) -> torch.Tensor:
+        acc = None
+        for start in range(0, self.P, chunk):
+            sl = slice(start, start + chunk)
+            err = (self.forward_shared(self.params, self.buffers, x[sl]) - self.y[:, sl]) * self.inv_scale
+            part = ((err.double() ** 2) * self.weights[:, sl].double()).sum(dim=1).cpu()
+            acc = part if acc is None else acc + part
+        return acc
+
+    @torch.no_grad()
+    def write_back(self, models):
+        for i, mod in enumerate(models):
+            for name, p in mod.named_parameters():
+                p.copy_(self.params[name][i])
+
+
+_BLOCK_VALUES = 2**17
+
+
+class _SirenEngine:
+    """Plain SIRENs: :class:`~insp.fields._siren_batch.SirenStack` (batched, hand-written backward)."""
+
+    def __init__(self, models, y, inv_scale, weights, full_mask):
+        self.stack = SirenStack(models)
+        # normalised targets: the network learns (y - shift) / scale before its ValueAffine
+        scale = torch.stack([m.value_affine.scale for m in models]).to(y.dtype)[:, None, :]
+        shift = torch.stack([m.value_affine.shift for m in models]).to(y.dtype)[:, None, :]
+        self.yn = (y - shift) / scale
+        self.weights, self.full_mask = weights, full_mask
+        self.P, self.c = y.shape[1], y.shape[2]
+        # members per block: keep one activation tensor near 2**17 values (512 KiB in float32), so a
+        # block's working set stays in cache; large signals go one member at a time
+        width = max(w.shape[1] for w in self.stack.weights)
+        self.block = max(1, _BLOCK_VALUES // (self.P * width))
+
+    @property
+    def parameters(self):
+        return self.stack.parameters
+
+    def step(self, xb, index) -> torch.Tensor:
+        """Forward + hand-written backward, members in cache-sized blocks; returns the (B, c) MSE."""
+        B = self.yn.shape[0]
+        per_mc = torch.empty(B, self.c, dtype=self.yn.dtype, device=self.yn.device)
+        masked = index is None and not self.full_mask
+        for start in range(0, B, self.block):
+            sl = slice(start, min(start + self.block, B))
+            xs = xb if xb.ndim == 2 else xb[sl]
+            out, saved = self.stack.forward(xs, members=sl, keep=True)
+            target = self.yn[sl] if index is None else self.yn[index[0][sl], index[1][sl]]
+            err = out - target
+            w = self.weights[sl] if masked else 1.0 / err.shape[1]  # 1 / known count on known points
+            sq = err * err
+            per_mc[sl] = (sq * w).sum(dim=1) if masked else sq.mean(dim=1)
+            self.stack.backward(err.mul_(w * (2.0 / self.c)), saved)
+        return per_mc
+
+    @torch.no_grad()
+    def evaluate(self, x, chunk: int) -> torch.Tensor:
+        acc = None
+        for start in range(0, self.P, chunk):
+            sl = slice(start, start + chunk)
+            err = self.stack.forward(x[sl]) - self.yn[:, sl]
+            part = ((err.double() ** 2) * self.weights[:, sl].double()).sum(dim=1).cpu()
+            acc = part if acc is None else acc + part
+        return acc
+
+    def write_back(self, models):
+        self.stack.write_back(models)
 
 
 def _split_signals(signals) -> list:
@@ -798,7 +934,9 @@ def _member_models(model, B: int, domain, spec: SignalSpec, seeds, dtype, device
             raise ValueError("model must hold B distinct fields, got the same object more than once")
     else:
         raise TypeError(f"model must be a Field or a sequence of Fields, got {type(model).__name__}")
-    kinds = {(type(m), tuple((n, tuple(p.shape), p.dtype) for n, p in m.named_parameters())) for m in models}
+    kinds = {(type(m), tuple((n, tuple(p.shape), p.dtype) for n, p in m.named_parameters()),
+              json.dumps(m.config(), sort_keys=True) if isinstance(m, NeuralField) else None) for m in models}
     if len(kinds) != 1:
-        raise ValueError("all models of fit_many must share one architecture (same class and parameter shapes)")
+        raise ValueError("all models of fit_many must share one architecture (same class, configuration and "
+                         "parameter shapes)")
     return models

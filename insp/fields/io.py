@@ -149,6 +149,8 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
                 fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates 0600; give the file the target's mode (or an ordinary file's)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:

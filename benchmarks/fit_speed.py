@@ -1,0 +1,304 @@
+"""Fitting speed: the issue-2 targets, measured on this machine.
+
+1. Camera 256x256 gray (``skimage.data.camera()`` 2x2 area mean, /255), 2 CPU
+   threads: PSNR after 60 s of fitting and seconds to reach 30 dB for
+   * the baseline: plain full-batch Adam, SIREN first layer + 3 hidden layers of
+     128, omega_0 = 30, lr 1e-3 constant (run for twice the budget so that its
+     time to 30 dB is measured too; its 60 s PSNR is read from the history);
+   * insp's defaults: ``insp.fit(image, time_limit=60)``.
+   The clock is the fit loop's (``FitHistory.time``): it leaves out the
+   full-image evaluations made only to log PSNR, so logging does not cost
+   either contender.  Both start from the same seed.
+2. ``fit_many`` on 256 signals of 32x32 (64x64 crops of 12 shipped skimage
+   images, gray, 2x2 area mean) versus ``fit`` on each in turn, same
+   settings (SIREN 2-16-16-16-1, 609 parameters; full batch; 200 steps;
+   default lr and schedule), same run: seconds per signal, their ratio and the
+   PSNRs.  Two more rows on 64 signals: width 32 (2,241 parameters), and
+   the generic ``vmap`` engine.
+3. Peak memory of ``sample()`` rendering 4096x4096 from a SIREN 256 wide
+   with 3 hidden layers, in a fresh subprocess: peak resident set (VmHWM,
+   reset through /proc/self/clear_refs just before the call) above the
+   resident set before it.
+
+Prints a table and writes ``benchmarks/results/fit_speed.json`` with the run
+metadata (versions, threads, CPU, load average before/after each part).
+
+Usage::
+
+    python benchmarks/fit_speed.py            # full run, ~10 min on 2 idle cores
+    python benchmarks/fit_speed.py --quick    # smoke run, < 1 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def metadata(threads: int) -> dict:
+    import scipy
+    import skimage
+    import torch
+
+    import insp
+
+    return dict(insp=insp.__version__, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
+                skimage=skimage.__version__, python=platform.python_version(), threads=threads,
+                torch_threads=torch.get_num_threads(), cpu=_cpu_model(), cpus=os.cpu_count(),
+                date=time.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+# --------------------------------------------------------------------------- 1. camera
+
+
+def psnr_at(hist, seconds: float) -> float:
+    """PSNR of the last logged weights at or before ``seconds`` of fitting."""
+    best = float("nan")
+    for p, t in zip(hist.psnr, hist.time):
+        if t <= seconds:
+            best = p
+    return best
+
+
+def bench_camera(budget: float, size: int) -> dict:
+    from insp.demo import camera_image
+    from insp.fields import DEFAULTS, Siren, fit
+
+    img = camera_image(size=size)
+    out = {"image": f"camera {size}x{size}", "budget_s": budget}
+
+    load0 = _load()
+    base_model = Siren(2, 1, hidden_features=128, hidden_layers=3, first_omega_0=30.0, hidden_omega_0=30.0, seed=0)
+    _, hb = fit(img, model=base_model, steps=10**7, lr=1e-3, batch_size=None, final_lr_ratio=1.0,
+                time_limit=2 * budget, channel_axis=None, data_range=1.0, progress=False, seed=0)
+    out["baseline"] = dict(
+        config="SIREN 2-128x4-1 (3 hidden), omega 30, Adam lr 1e-3 constant, full batch",
+        psnr_at_budget=round(psnr_at(hb, budget), 3), time_to_30db=_r(hb.time_to(30.0)),
+        steps_in_budget=sum(1 for t in hb.time[:-1] if t <= budget), psnr_at_2x_budget=round(hb.final_psnr, 3),
+        load_before=load0, load_after=_load())
+
+    load0 = _load()
+    _, ho = fit(img, time_limit=budget, channel_axis=None, data_range=1.0, progress=False, seed=0, log_every=10)
+    out["ours"] = dict(
+        config=(f"SIREN 2-{DEFAULTS['hidden_features']}x{DEFAULTS['hidden_layers'] + 1}-1 "
+                f"({DEFAULTS['hidden_layers']} hidden), omega {DEFAULTS['first_omega_0']:g}/"
+                f"{DEFAULTS['hidden_omega_0']:g}, Adam lr {DEFAULTS['lr']:g} cosine, "
+                f"batch {DEFAULTS['batch_size']}, {DEFAULTS['steps']} steps"),
+        psnr_at_budget=round(ho.final_psnr, 3), time_to_30db=_r(ho.time_to(30.0)), steps=ho.steps,
+        stopped=ho.stopped, fit_seconds=round(ho.time[-1], 2), wall_seconds=round(ho.wall_time, 2),
+        load_before=load0, load_after=_load())
+    return out
+
+
+def _r(v, nd=2):
+    return None if v is None else round(v, nd)
+
+
+# --------------------------------------------------------------------------- 2. fit_many
+
+
+def crops(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """``n`` gray crops of ``2*size`` pixels from shipped skimage images, 2x2 area mean, in [0, 1]."""
+    import skimage.data
+    from skimage.color import rgb2gray
+
+    names = ["camera", "astronaut", "coins", "moon", "brick", "grass", "gravel", "rocket", "coffee", "chelsea",
+             "clock", "immunohistochemistry"]
+    imgs = []
+    for name in names:
+        a = getattr(skimage.data, name)()
+        a = rgb2gray(a) if a.ndim == 3 else a.astype(np.float64) / 255.0
+        imgs.append(a)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, size, size))
+    c = 2 * size
+    for i in range(n):
+        a = imgs[i % len(imgs)]
+        r, k = rng.integers(0, a.shape[0] - c + 1), rng.integers(0, a.shape[1] - c + 1)
+        out[i] = a[r:r + c, k:k + c].reshape(size, 2, size, 2).mean(axis=(1, 3))
+    return out
+
+
+def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engine: str = "auto") -> dict:
+    """``fit`` on each of ``n`` crops in turn, then ``fit_many`` on all of them, same settings."""
+    import torch
+
+    from insp.fields import Siren, fit, fit_many
+
+    signals = crops(n, size)
+
+    def model(i):
+        return Siren(2, 1, hidden_features=width, hidden_layers=layers, seed=i)
+
+    settings = dict(steps=steps, progress=False, data_range=1.0, channel_axis=None)
+    # warm-up (allocator, kernels), not timed
+    fit(signals[0], model=model(0), **{**settings, "steps": 5})
+    fit_many(signals[:2], model=[model(0), model(1)], engine=engine, **{**settings, "steps": 5})
+
+    load0 = _load()
+    t = time.perf_counter()
+    singles = [fit(signals[i], model=model(i), seed=i, **settings)[1].final_psnr for i in range(n)]
+    t_single = (time.perf_counter() - t) / n
+    load1 = _load()
+    t = time.perf_counter()
+    fields, hist = fit_many(signals, model=[model(i) for i in range(n)], seed=0, engine=engine, **settings)
+    t_many = (time.perf_counter() - t) / n
+    diff = np.abs(np.array(hist.member_psnr) - np.array(singles))
+    params = sum(p.numel() for p in model(0).parameters())
+    return dict(
+        signals=n, shape=[size, size], model=f"SIREN 2-{width}x{layers + 1}-1 ({layers} hidden, {params} parameters)",
+        steps=steps, batch="full", lr="default (cosine)", threads=torch.get_num_threads(),
+        engine=hist.config["engine"],
+        one_by_one_s_per_signal=round(t_single, 5), fit_many_s_per_signal=round(t_many, 5),
+        speedup=round(t_single / t_many, 2),
+        psnr_one_by_one_mean=round(float(np.mean(singles)), 3),
+        psnr_fit_many_mean=round(float(np.mean(hist.member_psnr)), 3),
+        psnr_abs_diff_max=round(float(diff.max()), 4), psnr_one_by_one_min=round(float(np.min(singles)), 3),
+        load_before=load0, load_between=load1, load_after=_load())
+
+
+# --------------------------------------------------------------------------- 3. render memory
+
+_RENDER_WORKER = r"""
+import json, sys, time
+import torch
+torch.set_num_threads({threads})
+from insp.fields import Siren
+
+def kb(key):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+m = Siren(2, 1, hidden_features=256, hidden_layers=3, seed=0)
+m.sample((256, 256))  # warm-up: allocator pools, BLAS buffers
+reset = True
+try:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset VmHWM to the current RSS
+except OSError:
+    reset = False
+rss0 = kb("VmRSS")
+hwm0 = kb("VmHWM")
+t = time.perf_counter()
+img = m.sample(({size}, {size}))
+dt = time.perf_counter() - t
+peak = kb("VmHWM")
+print(json.dumps(dict(rss_before_mb=rss0 / 1024, peak_rss_mb=peak / 1024, hwm_reset=reset,
+                      hwm_before_mb=hwm0 / 1024, seconds=dt, output_mb=img.numel() * img.element_size() / 2**20,
+                      finite=bool(torch.isfinite(img).all()))))
+"""
+
+
+def bench_render_memory(size: int, threads: int) -> dict:
+    code = _RENDER_WORKER.format(threads=threads, size=size)
+    load0 = _load()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    from insp.fields.base import DEFAULT_CHUNK_SIZE
+
+    delta = res["peak_rss_mb"] - res["rss_before_mb"]
+    return dict(shape=[size, size], model="SIREN 2-256x4-1 (3 hidden)", chunk_size=DEFAULT_CHUNK_SIZE,
+                peak_rss_delta_mb=round(delta, 1), peak_rss_mb=round(res["peak_rss_mb"], 1),
+                output_tensor_mb=round(res["output_mb"], 1), hwm_reset=res["hwm_reset"],
+                seconds=round(res["seconds"], 1), finite=res["finite"], load_before=load0, load_after=_load())
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="short smoke run (small sizes, 5 s budget)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--budget", type=float, default=None, help="fit seconds (default 60; 5 with --quick)")
+    p.add_argument("--skip", nargs="*", default=[], choices=["camera", "many", "render"])
+    p.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/fit_speed.json; "
+                                                          "fit_speed_quick.json with --quick)")
+    args = p.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    budget = args.budget or (5.0 if args.quick else 60.0)
+    meta = metadata(args.threads)
+    print(f"insp {meta['insp']}, torch {meta['torch']}, numpy {meta['numpy']}, python {meta['python']}; "
+          f"{meta['torch_threads']} threads on {meta['cpus']} x {meta['cpu']}; load {_load()}", flush=True)
+    res = dict(meta=meta, quick=args.quick)
+
+    if "camera" not in args.skip:
+        print(f"[1/3] camera: baseline ({2 * budget:g} s) then defaults ({budget:g} s) ...", flush=True)
+        res["camera"] = cam = bench_camera(budget, 64 if args.quick else 256)
+        b, o = cam["baseline"], cam["ours"]
+        print(f"  baseline: {b['psnr_at_budget']:.2f} dB at {budget:g} s ({b['steps_in_budget']} steps), "
+              f"30 dB after {b['time_to_30db']} s", flush=True)
+        print(f"  defaults: {o['psnr_at_budget']:.2f} dB after {o['fit_seconds']} s ({o['steps']} steps, "
+              f"stopped by {o['stopped']}), 30 dB after {o['time_to_30db']} s", flush=True)
+    if "many" not in args.skip:
+        # the target setting (small per-signal networks, 609 parameters for 1024 pixels), then wider nets and
+        # the generic vmap engine on 64 signals for comparison
+        runs = [(256, 16, 2, "auto"), (64, 32, 2, "auto"), (64, 16, 2, "vmap")]
+        if args.quick:
+            runs = [(16, 16, 2, "auto"), (16, 16, 2, "vmap")]
+        steps = 50 if args.quick else 200
+        res["fit_many"] = []
+        for n, width, layers, engine in runs:
+            print(f"[2/3] fit_many vs fit: {n} signals of 32x32, width {width}, {steps} steps, engine {engine} ...",
+                  flush=True)
+            m = bench_fit_many(n, 32, width=width, layers=layers, steps=steps, engine=engine)
+            res["fit_many"].append(m)
+            print(f"  one by one {1000 * m['one_by_one_s_per_signal']:.1f} ms/signal "
+                  f"({m['psnr_one_by_one_mean']:.2f} dB), fit_many[{m['engine']}] "
+                  f"{1000 * m['fit_many_s_per_signal']:.1f} ms/signal ({m['psnr_fit_many_mean']:.2f} dB, "
+                  f"max |diff| {m['psnr_abs_diff_max']:.3f} dB): {m['speedup']:.1f}x", flush=True)
+    if "render" not in args.skip:
+        size = 1024 if args.quick else 4096
+        print(f"[3/3] render {size}x{size} from a 256-wide SIREN ...", flush=True)
+        res["render_memory"] = r = bench_render_memory(size, args.threads)
+        print(f"  peak RSS +{r['peak_rss_delta_mb']:.0f} MB (output tensor {r['output_tensor_mb']:.0f} MB), "
+              f"{r['seconds']:.0f} s", flush=True)
+
+    out = args.out or HERE / "results" / ("fit_speed_quick.json" if args.quick else "fit_speed.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
