@@ -199,6 +199,7 @@ def _general_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
 def _reference_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
     d = x.shape[-1]
     idx = multi_indices(d, order)
+    keep_graph = torch.is_grad_enabled()  # the caller's wish for the top order
     with torch.enable_grad():
         if not x.requires_grad:
             x = x.detach().requires_grad_(True)
@@ -211,7 +212,10 @@ def _reference_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
                     continue
                 k = max(i for i in range(d) if alpha[i] > 0)  # differentiate the parent along its last axis
                 parent = tuple(a - (i == k) for i, a in enumerate(alpha))
-                grads = torch.autograd.grad(known[parent].sum(), x, create_graph=True, allow_unused=True)[0]
+                # lower orders are differentiated again; the top order only if the caller keeps a graph
+                top = sum(alpha) == order
+                grads = torch.autograd.grad(known[parent].sum(), x, create_graph=keep_graph or not top,
+                                            retain_graph=True, allow_unused=True)[0]
                 for i in range(d):
                     child = tuple(a + (j == i) for j, a in enumerate(parent))
                     if child not in known and sum(child) <= order:
