@@ -448,13 +448,9 @@ def _positive_int(value, name, *, allow_none=False):
 
 
 def _positive_float(value, name, *, allow_zero=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} finite number, got {value!r}")
-    return v
+    from ..fields.fit import _check_positive  # one validator for fit and blend options
+
+    return _check_positive(value, name, allow_zero=allow_zero)
 
 
 def _set_affine(model: Field, scale: torch.Tensor, shift: torch.Tensor) -> None:
