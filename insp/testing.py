@@ -49,6 +49,7 @@ from torch import nn
 from .fields.base import Field, field_dtype_device
 from .fields.domain import Domain
 from .jet.indices import multi_indices
+from .units import per_axis
 
 __all__ = [
     "AnalyticField", "GaussianSum", "SinusoidSum", "Polynomial", "AnalyticSum", "Warped", "WarpedField",
@@ -101,19 +102,7 @@ def _amplitudes(amplitudes, n_terms: int, dtype, device) -> torch.Tensor:
 
 
 def _sigma(sigma, d: int) -> tuple[float, ...]:
-    if isinstance(sigma, torch.Tensor):
-        sigma = sigma.tolist()
-    if isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
-        sigma = (float(sigma),) * d
-    try:
-        sigma = tuple(float(s) for s in sigma)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigma must be a number or a sequence of {d} numbers, got {sigma!r}") from None
-    if len(sigma) != d:
-        raise ValueError(f"sigma must have {d} entries (one per axis), got {len(sigma)}")
-    if not all(math.isfinite(s) and s > 0 for s in sigma):
-        raise ValueError(f"sigma must be finite and positive (coordinate units), got {sigma}")
-    return sigma
+    return per_axis(sigma, d, name="sigma", allow_zero=False, unit="coordinate units")
 
 
 def _zeros_like_out(x: torch.Tensor, c: int) -> torch.Tensor:

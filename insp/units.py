@@ -85,7 +85,7 @@ import torch
 
 __all__ = [
     "pixel_spacing", "pixel_scale", "to_pixel_units", "to_coordinate_units", "sigma_to_pixels",
-    "sigma_to_coordinates", "LibraryConvention", "CONVENTIONS", "library_scale", "from_library", "cv2_orders",
+    "sigma_to_coordinates", "per_axis", "LibraryConvention", "CONVENTIONS", "library_scale", "from_library", "cv2_orders",
 ]
 
 
@@ -234,7 +234,14 @@ def to_coordinate_units(values, alpha, shape: Sequence[int], *, domain=None):
     return _apply(values, 1.0 / factor)
 
 
-def _per_axis(value, dim: int, name: str) -> tuple[float, ...]:
+def per_axis(value, dim: int, *, name: str = "value", allow_zero: bool = True, unit: str = "") -> tuple[float, ...]:
+    """A number or one number per axis (list, array or tensor) as a tuple of ``dim`` finite floats.
+
+    The one parser of per-axis lengths (``sigma`` and friends) in insp; the
+    error names ``name`` and, if given, the ``unit`` the value is read in.
+    """
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         value = (float(value),) * dim
     try:
@@ -243,8 +250,9 @@ def _per_axis(value, dim: int, name: str) -> tuple[float, ...]:
         raise TypeError(f"{name} must be a number or a sequence of {dim} numbers, got {value!r}") from None
     if len(value) != dim:
         raise ValueError(f"{name} must have {dim} entries (one per axis), got {len(value)}")
-    if not all(math.isfinite(v) and v >= 0 for v in value):
-        raise ValueError(f"{name} must be finite and non-negative, got {value}")
+    if not all(math.isfinite(v) and v >= 0 and (allow_zero or v > 0) for v in value):
+        need = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be finite and {need}{f' ({unit})' if unit else ''}, got {value}")
     return value
 
 
@@ -260,7 +268,7 @@ def sigma_to_pixels(sigma, shape: Sequence[int], *, domain=None) -> tuple[float,
     (1.0, 1.0)
     """
     h = pixel_spacing(shape, domain=domain)
-    return tuple(s / hk for s, hk in zip(_per_axis(sigma, len(h), "sigma"), h))
+    return tuple(s / hk for s, hk in zip(per_axis(sigma, len(h), name="sigma"), h))
 
 
 def sigma_to_coordinates(sigma, shape: Sequence[int], *, domain=None) -> tuple[float, ...]:
@@ -272,7 +280,7 @@ def sigma_to_coordinates(sigma, shape: Sequence[int], *, domain=None) -> tuple[f
     (0.00784313725490196, 0.015625)
     """
     h = pixel_spacing(shape, domain=domain)
-    return tuple(s * hk for s, hk in zip(_per_axis(sigma, len(h), "sigma"), h))
+    return tuple(s * hk for s, hk in zip(per_axis(sigma, len(h), name="sigma"), h))
 
 
 # --------------------------------------------------------------------------- library conventions

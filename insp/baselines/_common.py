@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -58,17 +57,7 @@ def check_mode(mode, *, allowed=SCIPY_MODES) -> str:
 
 
 def check_sigma(sigma, ndim: int, *, allow_zero: bool = False) -> tuple[float, ...]:
-    """``sigma`` (a number or one per spatial axis) as a tuple of ``ndim`` positive floats."""
-    if isinstance(sigma, (int, float, np.integer, np.floating)) and not isinstance(sigma, bool):
-        sigma = (float(sigma),) * ndim
-    try:
-        sigma = tuple(float(s) for s in sigma)
-    except (TypeError, ValueError):
-        raise TypeError(f"sigma must be a number or a sequence of {ndim} numbers, got {sigma!r}") from None
-    if len(sigma) != ndim:
-        raise ValueError(f"sigma must have {ndim} entries (one per spatial axis), got {len(sigma)}")
-    bad = [s for s in sigma if not math.isfinite(s) or s < 0 or (s == 0 and not allow_zero)]
-    if bad:
-        need = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"sigma must be finite and {need} (in pixels), got {sigma}")
-    return sigma
+    """``sigma`` (a number or one per spatial axis) as a tuple of ``ndim`` floats, in pixels."""
+    from ..units import per_axis
+
+    return per_axis(sigma, ndim, name="sigma", allow_zero=allow_zero, unit="in pixels")
