@@ -25,6 +25,11 @@ the header, every tensor's extent and the checksum; any mismatch raises
 directory, which is flushed, synced and renamed over the target
 (``os.replace``), so a failed save leaves no partial file and does not touch
 an existing one.
+
+The same container (:func:`write_container` / :func:`read_container`) holds
+learned operators (:func:`insp.ops.save_operator`): the header's ``format``
+(``"insp-field"`` or ``"insp-operator"``) says which, and each reader
+refuses the other kind with a :class:`FileFormatError` that names it.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ import torch
 from .domain import Domain
 from .inr import ARCHITECTURES, NeuralField, build_field
 
-__all__ = ["save", "load", "read_header", "FileFormatError", "MAGIC", "FORMAT_VERSION", "SUFFIX"]
+__all__ = ["save", "load", "read_header", "FileFormatError", "MAGIC", "FORMAT_VERSION", "SUFFIX", "write_container",
+           "read_container"]
 
 MAGIC = b"INSPFLD\n"
 FORMAT_VERSION = 1
@@ -78,33 +84,25 @@ def _version() -> str:
     return __version__
 
 
-def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
-    """Write ``field`` (a :class:`~insp.fields.inr.NeuralField`) to ``path``, atomically.
-
-    Parameters
-    ----------
-    field : NeuralField
-        A Siren, FourierFeatureMLP, ReluMLP or other registered architecture.
-    path : str or PathLike
-        Target file (``.inspf`` by convention); its directory must exist.
-    metadata : dict, optional
-        JSON-serialisable information stored in the header (e.g. the source
-        signal's shape), returned by :func:`read_header`.
-
-    Returns
-    -------
-    Path of the written file.
-    """
-    if not isinstance(field, NeuralField) or ARCHITECTURES.get(field.architecture) is not type(field):
-        raise TypeError(f"field must be a registered NeuralField ({', '.join(sorted(ARCHITECTURES))}), "
-                        f"got {type(field).__name__}")
+def _check_target(path) -> Path:
     path = Path(os.fspath(path))
     if path.is_dir():
         raise IsADirectoryError(f"path {str(path)!r} is a directory; give a file name")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the directory of path {str(path)!r} does not exist")
+    return path
 
-    state = field.state_dict()
+
+def write_container(path, header: dict, state: dict) -> Path:
+    """Write ``header`` (JSON) and the tensors of ``state`` to ``path`` atomically.
+
+    The container shared by every insp file (fields, learned operators): the
+    prefix and layout of the module notes.  ``header`` must name its
+    ``format`` (e.g. ``"insp-field"``); ``format_version``, the tensor table,
+    ``payload_bytes`` and ``payload_sha256`` are added here.  Read it back
+    with :func:`read_container`.
+    """
+    path = _check_target(path)
     tensors, blobs, offset = [], [], 0
     for name, t in state.items():
         blob = _tensor_bytes(t)
@@ -113,28 +111,8 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
         blobs.append(blob)
         offset += len(blob)
     payload = b"".join(blobs)
-    affine = field.value_affine
-    params = [p for p in field.parameters()]
-    header = dict(
-        format="insp-field",
-        format_version=FORMAT_VERSION,
-        insp_version=_version(),
-        torch_version=torch.__version__,
-        architecture=field.architecture,
-        config=field.config(),
-        init_variant=getattr(field, "init_variant", "torch_default"),
-        domain=field.domain.to_json(),
-        in_features=field.in_features,
-        out_features=field.out_features,
-        value_normalisation=dict(scale=affine.scale.tolist(), shift=affine.shift.tolist(),
-                                 meaning="value = network_output * scale + shift"),
-        dtype=_dtype_name(params[0].dtype if params else torch.get_default_dtype()),
-        parameters=int(sum(p.numel() for p in params)),
-        metadata=metadata if metadata is not None else {},
-        tensors=tensors,
-        payload_bytes=len(payload),
-        payload_sha256=hashlib.sha256(payload).hexdigest(),
-    )
+    header = dict(header, format_version=FORMAT_VERSION, tensors=tensors, payload_bytes=len(payload),
+                  payload_sha256=hashlib.sha256(payload).hexdigest())
     try:
         header_bytes = json.dumps(header, allow_nan=False, sort_keys=True).encode("utf-8")
     except (TypeError, ValueError) as exc:
@@ -161,10 +139,55 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
     return path
 
 
-def _read_prefix_and_header(fh, name: str) -> tuple[dict, int]:
+def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
+    """Write ``field`` (a :class:`~insp.fields.inr.NeuralField`) to ``path``, atomically.
+
+    Parameters
+    ----------
+    field : NeuralField
+        A Siren, FourierFeatureMLP, ReluMLP or other registered architecture.
+    path : str or PathLike
+        Target file (``.inspf`` by convention); its directory must exist.
+    metadata : dict, optional
+        JSON-serialisable information stored in the header (e.g. the source
+        signal's shape), returned by :func:`read_header`.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    if not isinstance(field, NeuralField) or ARCHITECTURES.get(field.architecture) is not type(field):
+        raise TypeError(f"field must be a registered NeuralField ({', '.join(sorted(ARCHITECTURES))}), "
+                        f"got {type(field).__name__}")
+    affine = field.value_affine
+    params = [p for p in field.parameters()]
+    header = dict(
+        format="insp-field",
+        insp_version=_version(),
+        torch_version=torch.__version__,
+        architecture=field.architecture,
+        config=field.config(),
+        init_variant=getattr(field, "init_variant", "torch_default"),
+        domain=field.domain.to_json(),
+        in_features=field.in_features,
+        out_features=field.out_features,
+        value_normalisation=dict(scale=affine.scale.tolist(), shift=affine.shift.tolist(),
+                                 meaning="value = network_output * scale + shift"),
+        dtype=_dtype_name(params[0].dtype if params else torch.get_default_dtype()),
+        parameters=int(sum(p.numel() for p in params)),
+        metadata=metadata if metadata is not None else {},
+    )
+    return write_container(path, header, field.state_dict())
+
+
+def _noun(kind: str) -> str:
+    return "insp " + kind.removeprefix("insp-")  # "insp-field" -> "insp field"
+
+
+def _read_prefix_and_header(fh, name: str, kind: str = "insp-field") -> tuple[dict, int]:
     prefix = fh.read(_PREFIX.size)
     if len(prefix) < 8 or prefix[:8] != MAGIC:
-        raise FileFormatError(f"{name} is not an insp field file (bad magic bytes)")
+        raise FileFormatError(f"{name} is not an {_noun(kind)} file (bad magic bytes)")
     if len(prefix) < _PREFIX.size:
         raise FileFormatError(f"{name} is truncated (incomplete file prefix)")
     _, version, hlen = _PREFIX.unpack(prefix)
@@ -182,44 +205,43 @@ def _read_prefix_and_header(fh, name: str) -> tuple[dict, int]:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FileFormatError(f"{name} has a corrupt header: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != "insp-field":
-        raise FileFormatError(f"{name} has a header that is not an insp field header")
+    found = header.get("format") if isinstance(header, dict) else None
+    if found != kind:
+        if isinstance(found, str) and found.startswith("insp-"):
+            raise FileFormatError(f"{name} is an {_noun(found)} file, not an {_noun(kind)} file")
+        raise FileFormatError(f"{name} has a header that is not an {_noun(kind)} header")
     if header.get("format_version") != version:
         raise FileFormatError(f"{name} is corrupt: header format_version {header.get('format_version')!r} "
                               f"differs from the file prefix ({version})")
     return header, _PREFIX.size + hlen
 
 
-def read_header(path) -> dict:
-    """The JSON header of an insp field file (architecture, config, domain, metadata, ...), without the weights."""
+def read_header(path, *, kind: str = "insp-field") -> dict:
+    """The JSON header of an insp field file (architecture, config, domain, metadata, ...), without the weights.
+
+    ``kind`` is the header's ``format`` expected (``"insp-operator"`` for a
+    learned operator, see :mod:`insp.ops.inspnet`).
+    """
     path = Path(os.fspath(path))
     with open(path, "rb") as fh:
-        header, _ = _read_prefix_and_header(fh, repr(str(path)))
+        header, _ = _read_prefix_and_header(fh, repr(str(path)), kind)
     return header
 
 
-def load(path, *, device=None) -> NeuralField:
-    """Read a field written by :func:`save`; bit-exact weights, in eval mode.
+def read_container(path, *, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Header and tensors of a file written by :func:`write_container`, all checks done.
 
-    Raises
-    ------
-    FileFormatError
-        Not an insp file, truncated, corrupt (checksum, inconsistent header),
-        written by a newer file format, or of an unknown architecture.
-    FileNotFoundError
-        No such file.
+    Raises :class:`FileFormatError` unless the file is intact and its header's
+    ``format`` is ``kind``; the tensors are exact copies of those written.
     """
     path = Path(os.fspath(path))
     name = repr(str(path))
     with open(path, "rb") as fh:
-        header, start = _read_prefix_and_header(fh, name)
+        header, _ = _read_prefix_and_header(fh, name, kind)
         payload = fh.read()
     try:
         size = int(header["payload_bytes"])
         entries = header["tensors"]
-        arch = header["architecture"]
-        config = header["config"]
-        domain = Domain.from_json(header["domain"])
         checksum = header["payload_sha256"]
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"{name} has an incomplete header: {exc!r}") from None
@@ -229,9 +251,6 @@ def load(path, *, device=None) -> NeuralField:
         raise FileFormatError(f"{name} has {len(payload) - size} unexpected bytes after the payload")
     if hashlib.sha256(payload).hexdigest() != checksum:
         raise FileFormatError(f"{name} is corrupt (payload checksum mismatch)")
-    if arch not in ARCHITECTURES:
-        raise FileFormatError(f"{name} holds an unknown architecture {arch!r}; this insp knows "
-                              f"{sorted(ARCHITECTURES)}")
     state = {}
     try:
         for e in entries:
@@ -245,6 +264,31 @@ def load(path, *, device=None) -> NeuralField:
             state[e["name"]] = t
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise FileFormatError(f"{name} has an inconsistent tensor table: {exc}") from None
+    return header, state
+
+
+def load(path, *, device=None) -> NeuralField:
+    """Read a field written by :func:`save`; bit-exact weights, in eval mode.
+
+    Raises
+    ------
+    FileFormatError
+        Not an insp file, truncated, corrupt (checksum, inconsistent header),
+        written by a newer file format, or of an unknown architecture.
+    FileNotFoundError
+        No such file.
+    """
+    name = repr(str(Path(os.fspath(path))))
+    header, state = read_container(path, kind="insp-field")
+    try:
+        arch = header["architecture"]
+        config = header["config"]
+        domain = Domain.from_json(header["domain"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FileFormatError(f"{name} has an incomplete header: {exc!r}") from None
+    if arch not in ARCHITECTURES:
+        raise FileFormatError(f"{name} holds an unknown architecture {arch!r}; this insp knows "
+                              f"{sorted(ARCHITECTURES)}")
     dtype = _DTYPES.get(header.get("dtype"), torch.get_default_dtype())
     try:
         with torch.random.fork_rng(devices=[]):  # the throw-away init must not consume the global RNG
