@@ -199,7 +199,7 @@ def main(argv=None) -> int:
         frac_ref = 1.0 if (K <= 3 or args.quick) else {4: 0.25, 6: 1 / 16}[K]  # full K=4 needs > 20 GB
         add("jet", "reference", K, run_worker("jet", method="reference", order=K, fraction=frac_ref, repeats=1,
                                               **common), m)
-        frac_insp = 1.0 if (K <= 3 or args.quick) else {4: 0.25, 6: 1 / 16}[K]
+        frac_insp = 1.0 if (K <= 3 or args.quick) else {4: 0.25, 6: 1 / 64}[K]
         add("jet", "insp-style", K, run_worker("jet", method="insp-style", order=K, fraction=frac_insp, repeats=1,
                                                **common), m)
         frac_gen = 0.25 if args.quick else {2: 0.25, 3: 0.125, 4: 0.0625, 6: 1 / 64}[K]

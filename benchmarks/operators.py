@@ -63,16 +63,16 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 IMAGES = ("camera", "astronaut", "moon", "brick", "grass", "gravel", "immunohistochemistry", "cell")
 
 FULL = dict(
-    analytic_n=256, analytic_steps=2000, analytic_time=40.0,
-    images=IMAGES, edge_low=128, edge_high=512, edge_steps=2000, edge_time=20.0,
-    blur_images=IMAGES, blur_n=256, blur_steps=2000, blur_time=60.0,
+    analytic_n=256, analytic_steps=2000,
+    images=IMAGES, edge_low=128, edge_high=512, edge_steps=2000,
+    blur_images=IMAGES, blur_n=256, blur_steps=2000,
     sigmas_px=(0.5, 1.0, 2.0), series_points=2048, quad_points=12, series_terms=3,
     cost_n=256, cost_repeats=3,
 )
 QUICK = dict(
-    analytic_n=32, analytic_steps=15, analytic_time=5.0,
-    images=("camera",), edge_low=16, edge_high=64, edge_steps=15, edge_time=5.0,
-    blur_images=("camera",), blur_n=32, blur_steps=15, blur_time=5.0,
+    analytic_n=32, analytic_steps=15,
+    images=("camera",), edge_low=16, edge_high=64, edge_steps=15,
+    blur_images=("camera",), blur_n=32, blur_steps=15,
     sigmas_px=(1.0,), series_points=64, quad_points=4, series_terms=3,
     cost_n=16, cost_repeats=1,
 )
@@ -122,24 +122,20 @@ def resized(img: np.ndarray, n: int) -> np.ndarray:
     return resize(img, (n, n), order=1, anti_aliasing=True, mode="reflect")
 
 
-FIT_TIME_SCALE = 1.0  # set by --fit-time-scale
-
-
-def fitted(signal: np.ndarray, key: str, *, steps: int, time_limit: float, seed: int, cache: Path):
+def fitted(signal: np.ndarray, key: str, *, steps: int, seed: int, cache: Path):
     """Fit (or load from the cache) the library's default SIREN to ``signal``; returns (field, info).
 
-    ``steps`` is an upper bound; ``time_limit`` (seconds, times ``--fit-time-scale``) normally ends the fit,
-    and the library anneals the learning rate by that deadline.
+    Fits run a fixed number of ``steps`` (no time limit), so quality figures do not depend on how busy
+    the machine is.
     """
-    time_limit = time_limit * FIT_TIME_SCALE
     from insp.fields.fit import fit
     from insp.fields.io import load, read_header, save
 
-    path = cache / f"{key}_{signal.shape[0]}x{signal.shape[1]}_s{steps}_t{time_limit:g}_seed{seed}.inspf"
+    path = cache / f"{key}_{signal.shape[0]}x{signal.shape[1]}_s{steps}_seed{seed}.inspf"
     if path.exists():
         meta = read_header(path).get("metadata", {})
         return load(path), dict(meta.get("fit", {}), cached=True)
-    fld, hist = fit(signal, channel_axis=None, steps=steps, seed=seed, time_limit=time_limit, progress=False)
+    fld, hist = fit(signal, channel_axis=None, steps=steps, seed=seed, progress=False)
     info = dict(steps=hist.steps, stopped=hist.stopped, psnr=float(hist.final_psnr), seconds=float(hist.wall_time))
     cache.mkdir(parents=True, exist_ok=True)
     save(fld, path, metadata=dict(source=key, shape=list(signal.shape), fit=info))
@@ -204,7 +200,7 @@ def part_derivatives(cfg, args, cache: Path) -> dict:
             g_true = torch.stack([f.derivative(x64, (1, 0)), f.derivative(x64, (0, 1))], 0)[..., 0]
             g_true = g_true.reshape(2, n, n).numpy() * h
             l_true = (f.derivative(x64, (2, 0)) + f.derivative(x64, (0, 2)))[:, 0].reshape(n, n).numpy() * h * h
-        fld, info = fitted(samples, f"analytic-{name}", steps=cfg["analytic_steps"], time_limit=cfg["analytic_time"],
+        fld, info = fitted(samples, f"analytic-{name}", steps=cfg["analytic_steps"],
                            seed=args.seed, cache=cache)
         x = grid_points(n)
         g_inr = gradient_at(fld, x, create_graph=False)[:, 0, :].T.reshape(2, n, n).double().numpy() * h
@@ -273,7 +269,7 @@ def part_edges(cfg, args, cache: Path) -> dict:
         ref = resized(img, hi)
         low = resized(img, lo)
         ref_mag = baselines.gradient_magnitude(ref, method="central")
-        fld, info = fitted(low, f"edges-{name}", steps=cfg["edge_steps"], time_limit=cfg["edge_time"],
+        fld, info = fitted(low, f"edges-{name}", steps=cfg["edge_steps"],
                            seed=args.seed, cache=cache)
         t0 = time.perf_counter()
         g = gradient_at(fld, x, create_graph=False)[:, 0, :].double().numpy() * to_hi_px
@@ -338,7 +334,7 @@ def part_blur(cfg, args, cache: Path) -> dict:
     per_image, figs = {}, {}
     for name in cfg["blur_images"]:
         img = resized(gray_image(name), n)
-        fld, info = fitted(img, f"blur-{name}", steps=cfg["blur_steps"], time_limit=cfg["blur_time"],
+        fld, info = fitted(img, f"blur-{name}", steps=cfg["blur_steps"],
                            seed=args.seed, cache=cache)
         with torch.no_grad():
             rec = fld.sample((n, n))[..., 0].double().numpy()
@@ -409,7 +405,7 @@ def part_cost(cfg, args, cache: Path) -> dict:
     n = cfg["cost_n"]
     name = cfg["blur_images"][0]
     img = resized(gray_image(name), cfg["blur_n"])
-    fld, _ = fitted(img, f"blur-{name}", steps=cfg["blur_steps"], time_limit=cfg["blur_time"], seed=args.seed,
+    fld, _ = fitted(img, f"blur-{name}", steps=cfg["blur_steps"], seed=args.seed,
                     cache=cache)
     x = grid_points(n)
     sigma = units.sigma_to_coordinates(1.0, (n, n))[0]
@@ -599,17 +595,16 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parts", default="derivatives,edges,blur,cost")
     ap.add_argument("--no-figures", action="store_true")
-    ap.add_argument("--fit-time-scale", type=float, default=1.0,
-                    help="multiply every fit's time limit (more fitting budget; a new cache entry)")
+    ap.add_argument("--images", default=None, help="comma-separated skimage.data names (default: the full list)")
     args = ap.parse_args(argv)
-    global FIT_TIME_SCALE
-    FIT_TIME_SCALE = args.fit_time_scale
 
     import torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    cfg = QUICK if args.quick else FULL
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.images:
+        cfg["images"] = cfg["blur_images"] = tuple(args.images.split(","))
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or (args.out / "cache")
     res = dict(run=metadata(args, cfg))
