@@ -367,6 +367,27 @@ def _set_value_affine(model: nn.Module, scale: torch.Tensor, shift: torch.Tensor
 # --------------------------------------------------------------------------- fit
 
 
+def _check_loss(rec: dict, step: int, lr: float) -> None:
+    if not math.isfinite(rec["loss"]):
+        raise FloatingPointError(f"the loss became {rec['loss']} at step {step}; lower lr (got {lr})")
+
+
+def _end_of_step(bar, rec: dict | None, callback, subject, clock: "_Clock", time_limit) -> str | None:
+    """Progress bar, callback and time limit after an optimiser step (``rec``: this step's log record, if any).
+
+    Returns why the loop should stop (``"callback"``, ``"time_limit"``) or ``None``.
+    """
+    if bar is not None:
+        bar.update(1)
+        if rec is not None:
+            bar.set_postfix(psnr=f"{rec['psnr']:.2f}", refresh=False)
+    if rec is not None and callback is not None and callback(rec, subject):
+        return "callback"
+    if time_limit is not None and clock() >= time_limit:
+        return "time_limit"
+    return None
+
+
 def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: float | None = None,
         batch_size: int | None = _UNSET, seed: int = 0, progress: bool = True, mask=None,
         domain: Domain | None = None, channel_axis=_UNSET, time_limit: float | None = None,
@@ -531,19 +552,12 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
             loss.backward()
             if logging and idx is None:  # full batch: the loss is the metric of the current weights
                 rec = record(step, per_channel.detach().double().cpu(), t_now)
-            if logging and not math.isfinite(rec["loss"]):
-                raise FloatingPointError(f"the loss became {rec['loss']} at step {step}; lower lr (got {lr})")
+            if logging:
+                _check_loss(rec, step, lr)
             opt.step()
             done = step + 1
-            if bar is not None:
-                bar.update(1)
-                if logging:
-                    bar.set_postfix(psnr=f"{rec['psnr']:.2f}", refresh=False)
-            if logging and callback is not None and callback(rec, model):
-                stop = "callback"
-                break
-            if time_limit is not None and clock() >= time_limit:
-                stop = "time_limit"
+            stop = _end_of_step(bar, rec if logging else None, callback, model, clock, time_limit)
+            if stop:
                 break
     finally:
         if bar is not None:
@@ -753,19 +767,12 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
                     rec = record(step, clock.measure(evaluate), t_now)
                 idx = torch.stack([known_idx[i][s.next()] for i, s in enumerate(samplers)])  # (B, b)
                 eng.step(x[idx], (arangeB, idx))
-            if logging and not math.isfinite(rec["loss"]):
-                raise FloatingPointError(f"the loss became {rec['loss']} at step {step}; lower lr (got {lr})")
+            if logging:
+                _check_loss(rec, step, lr)
             opt.step()
             done = step + 1
-            if bar is not None:
-                bar.update(1)
-                if logging:
-                    bar.set_postfix(psnr=f"{rec['psnr']:.2f}", refresh=False)
-            if logging and callback is not None and callback(rec, models):
-                stop = "callback"
-                break
-            if time_limit is not None and clock() >= time_limit:
-                stop = "time_limit"
+            stop = _end_of_step(bar, rec if logging else None, callback, models, clock, time_limit)
+            if stop:
                 break
     finally:
         if bar is not None:
