@@ -521,12 +521,8 @@ class Warped(AnalyticField):
     """
 
     def __init__(self, field: AnalyticField, matrix, offset, *, domain: Domain | None = None):
-        if not isinstance(field, AnalyticField):
-            raise TypeError(f"field must be an AnalyticField, got {type(field).__name__}")
-        d = field.in_features
-        dtype, device = field_dtype_device(field)
-        a, b = _check_warp(matrix, offset, d, dtype, device)
-        super().__init__(_check_domain(domain, d) if domain is not None else field.domain, field.out_features)
+        dom, a, b = _warp_parts(field, AnalyticField, "an AnalyticField", matrix, offset, domain)
+        super().__init__(dom, field.out_features)
         self.field = field
         self.register_buffer("matrix", a)
         self.register_buffer("offset", b)
@@ -571,12 +567,8 @@ class WarpedField(Field):
     """
 
     def __init__(self, field: Field, matrix, offset, *, domain: Domain | None = None):
-        if not isinstance(field, Field):
-            raise TypeError(f"field must be an insp.Field, got {type(field).__name__}")
-        d = field.in_features
-        dtype, device = field_dtype_device(field)
-        a, b = _check_warp(matrix, offset, d, dtype, device)
-        super().__init__(_check_domain(domain, d) if domain is not None else field.domain, field.out_features)
+        dom, a, b = _warp_parts(field, Field, "an insp.Field", matrix, offset, domain)
+        super().__init__(dom, field.out_features)
         self.field = field
         self.register_buffer("matrix", a)
         self.register_buffer("offset", b)
@@ -585,6 +577,16 @@ class WarpedField(Field):
         x = self.check_points(x)
         a = self.matrix.to(dtype=x.dtype, device=x.device)
         return self.field(x @ a.T + self.offset.to(dtype=x.dtype, device=x.device))
+
+
+def _warp_parts(field, kind: type, what: str, matrix, offset, domain):
+    """Checked ``(domain, A, b)`` for a warp of ``field`` (which must be a ``kind``)."""
+    if not isinstance(field, kind):
+        raise TypeError(f"field must be {what}, got {type(field).__name__}")
+    d = field.in_features
+    dtype, device = field_dtype_device(field)
+    a, b = _check_warp(matrix, offset, d, dtype, device)
+    return (_check_domain(domain, d) if domain is not None else field.domain), a, b
 
 
 def _check_warp(matrix, offset, d: int, dtype, device):
