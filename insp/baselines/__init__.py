@@ -10,7 +10,9 @@ Laplacian) with the libraries' scale and sign conventions divided out by
   9-point), gradient magnitude;
 * :mod:`~insp.baselines.filters` -- Gaussian blur;
 * :mod:`~insp.baselines.edges` -- Canny (scikit-image or OpenCV);
-* :mod:`~insp.baselines.poisson` -- Poisson blending (sparse solve, OpenCV seamlessClone).
+* :mod:`~insp.baselines.poisson` -- Poisson blending (sparse solve, OpenCV seamlessClone);
+* :mod:`~insp.baselines.restoration` -- denoising (TV, NL-means, BM3D, wavelet), deconvolution
+  (Wiener, Richardson--Lucy, reflect-padded), inpainting (biharmonic, OpenCV Telea / NS).
 """
 
 from .derivatives import (
@@ -18,7 +20,7 @@ from .derivatives import (
 )
 from .edges import CANNY_METHODS, canny
 from .filters import gaussian_blur
-from . import poisson
+from . import poisson, restoration
 
 __all__ = ["GRADIENT_METHODS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
-           "hessian", "laplacian", "CANNY_METHODS", "canny", "gaussian_blur", "poisson"]
+           "hessian", "laplacian", "CANNY_METHODS", "canny", "gaussian_blur", "poisson", "restoration"]

@@ -1,0 +1,278 @@
+"""Benchmark: restoration on the test split -- classical pixel methods, the degraded INR, learned operators (issue 5).
+
+    # 1. fit and cache the INRs (train + test split x every task and protocol); rerunning is cheap
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock \\
+        .venv/bin/python benchmarks/restoration.py --build [--split test|train|all]
+    # 2. the benchmark on the test split (uses the cached fits, fits what is missing)
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/restoration.py
+    # smoke test: 2 images at 32x32, 30 fit steps, temporary cache
+    .venv/bin/python benchmarks/restoration.py --quick
+
+Protocol (``docs/restoration.md``): every image of ``insp.data.TEST_IMAGES``
+at 256x256 gray, degraded by each task of ``insp.tasks.TASKS`` with seed
+``insp.tasks.image_seed(name, 0)``; an INR (default SIREN 3x128, 1000 steps,
+fit seed 0) fitted to each degraded image, and for the inpainting tasks also
+to the known pixels only.  Every contender gets the same degraded input (the
+classical methods the pixel array, plus the known PSF / noise level / mask
+where the task provides them); PSNR and SSIM (data range 1) against the
+task's target, means over the test images.  Prints a table and writes
+``benchmarks/results/restoration.json``.
+
+Learned operators enter through :func:`learned_contenders` (empty here; the
+training step fills it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from insp import data
+from insp.metrics import psnr, ssim
+from insp.tasks import TASKS, get_task, image_seed, paired
+
+OUT = Path(__file__).parent / "results"
+CACHE = OUT / "cache"
+ORDER = 4
+
+
+def jobs(images, tasks):
+    """Every (image, task, protocol) of the protocol, in build order (image by image)."""
+    return [(name, t, p) for name in images for t in tasks for p in get_task(t).protocols]
+
+
+def build(images, tasks, *, size, steps, cache_dir, order=ORDER, progress=True) -> list[dict]:
+    """Fit (or load) every INR and its jet; returns one record per job with the fit's time and PSNR."""
+    from tqdm.auto import tqdm
+
+    records = []
+    todo = jobs(images, tasks)
+    for name, t, p in tqdm(todo, desc="pairs", disable=not progress):
+        t0 = time.perf_counter()
+        pair = paired(name, t, order=order, size=size, seed=image_seed(name), protocol=p, steps=steps,
+                      cache_dir=cache_dir, progress=progress)
+        rec = dict(image=name, task=t, protocol=p, from_cache=pair.from_cache, fit_seconds=pair.fit_seconds,
+                   seconds=time.perf_counter() - t0)
+        records.append(rec)
+        print(f"{name:>22} {t:>8} {p:>9}  fit {pair.fit_seconds:7.1f} s  "
+              f"{'(cached)' if pair.from_cache else '        '}  total {rec['seconds']:6.1f} s", flush=True)
+    return records
+
+
+# --------------------------------------------------------------------------- contenders
+#
+# A contender is ``fn(case) -> restored image`` where ``case`` is a :class:`Case`: the degraded input (with
+# mask / PSF / noise level), the fitted INRs by protocol, the image name and the task.
+
+
+class Case:
+    """One test image under one task: what every contender receives."""
+
+    def __init__(self, image, task, degraded, fields, size):
+        self.image, self.task, self.degraded, self.fields, self.size = image, task, degraded, fields, size
+
+    def inr(self, protocol="degraded") -> np.ndarray:
+        """The INR fitted with ``protocol``, sampled on the pixel grid, ``(H, W)``."""
+        with torch.no_grad():
+            return self.fields[protocol].sample((self.size, self.size)).double().numpy()[..., 0]
+
+
+def _clip(a):
+    return np.clip(a, 0.0, 1.0)
+
+
+def classical_contenders(task: str) -> dict:
+    """The pixel-grid contenders of ``task`` (name -> fn(case))."""
+    from scipy.ndimage import gaussian_filter
+
+    from insp.baselines import restoration as R
+
+    if task == "denoise":
+        return {
+            "TV (Chambolle)": lambda c: R.denoise_tv(c.degraded.input),
+            "NL-means (sigma estimated)": lambda c: R.denoise_nl_means(c.degraded.input),
+            "wavelet (BayesShrink)": lambda c: R.denoise_wavelet(c.degraded.input),
+            "BM3D (sigma known)": lambda c: R.denoise_bm3d(c.degraded.input, sigma=c.degraded.noise_sigma),
+        }
+    if task == "deblur":
+        return {
+            "Wiener (reflect pad)": lambda c: R.deconv_wiener(c.degraded.input, c.degraded.psf),
+            "Richardson-Lucy (reflect pad)": lambda c: R.deconv_richardson_lucy(c.degraded.input, c.degraded.psf),
+            "Wiener (periodic, no pad)": lambda c: R.deconv_wiener(c.degraded.input, c.degraded.psf, pad=False),
+        }
+    if task == "blur":
+        s = get_task("blur").params["sigma"]
+        return {
+            "gaussian_filter of the pixels (= target)": lambda c: gaussian_filter(c.degraded.input, s, mode="reflect"),
+            "gaussian_filter of the INR samples": lambda c: gaussian_filter(c.inr(), s, mode="reflect"),
+        }
+    if task in ("inpaint", "text"):
+        return {
+            "biharmonic": lambda c: R.inpaint_biharmonic(c.degraded.input, c.degraded.mask),
+            "OpenCV Telea": lambda c: R.inpaint_telea(c.degraded.input, c.degraded.mask),
+            "OpenCV NS": lambda c: R.inpaint_ns(c.degraded.input, c.degraded.mask),
+        }
+    raise ValueError(f"unknown task {task!r}")
+
+
+def inr_contenders(task: str) -> dict:
+    """The degraded INR itself, sampled on the grid (one row per fitting protocol)."""
+    rows = {"INR fitted to the input": lambda c: _clip(c.inr("degraded"))}
+    if "known" in get_task(task).protocols:
+        rows["INR fitted to known pixels only"] = lambda c: _clip(c.inr("known"))
+    return rows
+
+
+def learned_contenders(task: str) -> dict:
+    """Hook for the learned operators (name -> fn(case)); the training step adds its rows here."""
+    return {}
+
+
+def evaluate(images, tasks, *, size, steps, cache_dir, progress=True) -> dict:
+    """Every contender on every image and task: per-image PSNR/SSIM/seconds and means."""
+    results = {}
+    for t in tasks:
+        task = get_task(t)
+        contenders = {"input (degraded, as is)": lambda c: c.degraded.input, **inr_contenders(t),
+                      **classical_contenders(t), **learned_contenders(t)}
+        rows = {name: dict(psnr={}, ssim={}, seconds={}) for name in contenders}
+        fits = {}
+        for name in images:
+            fields = {}
+            for p in task.protocols:
+                pair = paired(name, task, order=None, size=size, seed=image_seed(name), protocol=p, steps=steps,
+                              cache_dir=cache_dir, progress=progress)
+                fields[p] = pair.field
+                fits[f"{name}/{p}"] = pair.fit_seconds
+            case = Case(name, task, pair.degraded, fields, size)
+            target = pair.degraded.target
+            for cname, fn in contenders.items():
+                t0 = time.perf_counter()
+                out = np.asarray(fn(case), dtype=np.float64)
+                rows[cname]["seconds"][name] = time.perf_counter() - t0
+                rows[cname]["psnr"][name] = psnr(out, target, data_range=1.0)
+                rows[cname]["ssim"][name] = ssim(out, target, data_range=1.0)
+        for r in rows.values():
+            for k in ("psnr", "ssim", "seconds"):
+                r[f"{k}_mean"] = float(np.mean(list(r[k].values())))
+        results[t] = dict(params=task.params, rows=rows, fit_seconds=fits)
+    return results
+
+
+def _json_safe(obj):
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return str(obj)  # "inf": an exact result
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def print_table(results) -> None:
+    for t, res in results.items():
+        rows = res["rows"]
+        base = rows["input (degraded, as is)"]["psnr_mean"]
+        print(f"\n## {t}  {res['params']}")
+        print(f"{'contender':<42} {'PSNR':>7} {'gain':>7} {'SSIM':>6} {'s/img':>7}")
+        for name, r in rows.items():
+            print(f"{name:<42} {r['psnr_mean']:7.2f} {r['psnr_mean'] - base:+7.2f} {r['ssim_mean']:6.3f} "
+                  f"{r['seconds_mean']:7.3f}")
+
+
+def tune(images, *, size) -> dict:
+    """Grid search of the classical parameters on ``images`` (the training split); mean PSNR per value."""
+    from insp.baselines import restoration as R
+
+    clean = {n: data.gray(n, size) for n in images}
+    deg = {t: {n: get_task(t).degrade(clean[n], seed=image_seed(n)) for n in images} for t in ("denoise", "deblur")}
+    grids = dict(
+        tv_weight=("denoise", [0.04, 0.06, 0.08, 0.1, 0.12, 0.15], lambda d, v: R.denoise_tv(d.input, weight=v)),
+        nl_means_h=("denoise", [0.4, 0.5, 0.6, 0.8, 1.0],
+                    lambda d, v: R.denoise_nl_means(d.input, h=v * R._sigma(d.input, None, None))),
+        wiener_balance=("deblur", [1e-5, 3e-5, 1e-4, 2e-4, 5e-4, 1e-3, 5e-3],
+                        lambda d, v: R.deconv_wiener(d.input, d.psf, balance=v)),
+        rl_iterations=("deblur", [30, 100, 200, 400],
+                       lambda d, v: R.deconv_richardson_lucy(d.input, d.psf, iterations=v)),
+    )
+    out = {}
+    for param, (t, values, fn) in grids.items():
+        scores = {str(v): float(np.mean([psnr(fn(deg[t][n], v), clean[n]) for n in images])) for v in values}
+        best = max(scores, key=scores.get)
+        out[param] = dict(task=t, scores=scores, best=best)
+        print(f"{param:>15}: " + "  ".join(f"{v}: {s:.2f}" for v, s in scores.items()) + f"   -> {best}")
+    return out
+
+
+def metadata(args, images, size, steps) -> dict:
+    import scipy
+    import skimage
+
+    from insp import __version__
+    from insp.fields import DEFAULTS
+
+    return dict(insp=__version__, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
+                skimage=skimage.__version__, python=platform.python_version(), machine=platform.machine(),
+                threads=torch.get_num_threads(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                images=list(images), size=size, fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
+                degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", action="store_true", help="only fit and cache the INRs and jets")
+    ap.add_argument("--tune", action="store_true",
+                    help="grid-search the classical parameters on the training images (no fits) and exit")
+    ap.add_argument("--split", choices=("test", "train", "all"), default="test",
+                    help="images to build (--build); the benchmark always uses the test split")
+    ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=None, help="fit steps (default: insp.fit's)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as documented)")
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--quick", action="store_true", help="smoke test: 2 images, 32x32, 30 steps, temporary cache")
+    ap.add_argument("--out", type=Path, default=OUT / "restoration.json")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    images = {"test": data.TEST_IMAGES, "train": data.TRAIN_IMAGES,
+              "all": data.TEST_IMAGES + data.TRAIN_IMAGES}[args.split]
+    size, steps, cache = args.size, args.steps, args.cache
+    tmp = None
+    if args.quick:
+        images, size, steps = data.TEST_IMAGES[:2], 32, 30
+        tmp = tempfile.TemporaryDirectory()
+        cache = Path(tmp.name)
+    try:
+        if args.build:
+            build(images, args.tasks, size=size, steps=steps, cache_dir=cache)
+            return 0
+        if args.tune:
+            res = tune(data.TRAIN_IMAGES if not args.quick else data.TRAIN_IMAGES[:2], size=size)
+            if not args.quick:
+                (OUT / "restoration_tune.json").write_text(json.dumps(res, indent=1))
+            return 0
+        images = data.TEST_IMAGES if not args.quick else images
+        t0 = time.perf_counter()
+        results = evaluate(images, args.tasks, size=size, steps=steps, cache_dir=cache)
+        print_table(results)
+        doc = dict(meta=metadata(args, images, size, steps), wall_seconds=time.perf_counter() - t0, tasks=results)
+        out = args.out if not args.quick else Path(cache) / "restoration_quick.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(_json_safe(doc), indent=1))
+        print(f"\nwrote {out}")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

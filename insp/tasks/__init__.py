@@ -1,0 +1,18 @@
+"""Restoration tasks: degradations of pixel images, the task registry, paired data for learned operators.
+
+* :mod:`~insp.tasks.degrade` -- :func:`add_noise`, :func:`blur` (+ :func:`blur_kernel`),
+  :func:`random_holes`, :func:`text_overlay`: seeded, on ``(H, W)`` / ``(H, W, C)`` arrays in [0, 1];
+* :mod:`~insp.tasks.registry` -- :class:`Task`, :data:`TASKS` (denoise, deblur, blur, inpaint, text);
+* :mod:`~insp.tasks.pairs` -- fit INRs to degraded images, jet features on the grid, clean targets,
+  with an on-disk cache (:func:`paired`, :func:`training_tensors`).
+
+The protocol and its parameters are documented in ``docs/restoration.md``.
+"""
+
+from .degrade import BLUR_KERNELS, DEFAULT_TEXT, add_noise, blur, blur_kernel, random_holes, text_overlay
+from .registry import PROTOCOLS, TASKS, Degraded, Task, get_task
+from .pairs import Pair, cache_key, fit_degraded, grid_jet, image_seed, paired, training_tensors
+
+__all__ = ["BLUR_KERNELS", "DEFAULT_TEXT", "add_noise", "blur", "blur_kernel", "random_holes", "text_overlay",
+           "PROTOCOLS", "TASKS", "Degraded", "Task", "get_task", "Pair", "cache_key", "fit_degraded", "grid_jet",
+           "image_seed", "paired", "training_tensors"]
