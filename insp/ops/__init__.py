@@ -1,8 +1,10 @@
 """Operators: Field -> Field, evaluated lazily (sample the result to see it).
 
 Closed-form differential operators, Gaussian blur (heat series and
-quadrature), edge maps, the learnable linear operator and the learned INSP-Net operator
-(:mod:`insp.ops.inspnet`).
+quadrature), edge maps, the learnable linear operator, the learned INSP-Net operator
+(:mod:`insp.ops.inspnet`) and its pretrained instances (:mod:`insp.ops.pretrained`:
+``denoise``, ``deblur``, ``blur``, ``inpaint``, ``remove_text``).  Note: ``insp.ops.blur`` is the
+pretrained operator; the closed-form blur lives in :mod:`insp.ops.blur` (``gaussian_blur``).
 """
 
 from .blur import BLUR_METHODS, GaussianBlur, SeriesDivergenceError, gaussian_blur, heat_series_coefficients, lattice_blur
@@ -11,13 +13,17 @@ from .differential import (DifferentialPolynomial, directional_derivative, diver
 from .edges import edges, non_maximum_suppression, pixel_gradient
 from .inspnet import INSPNet, INSPNetField, TrainHistory, load_operator, save_operator, train_operator
 from .linear import LinearOperatorField, OperatorField
-from .poisson import (BLEND_MODES, Anchor, CompositeGradient, GridField, Translated, composite_gradient, fit_gradients,
-                      fit_laplacian, poisson_blend)
+from .pretrained import (available_operators, blur, deblur, denoise, inpaint, load_pretrained, pretrained_domain,
+                         remove_text)
+from .poisson import (BLEND_MODES, Anchor, CompositeGradient, GridField, PoissonBlendField, Translated,
+                      composite_gradient, fit_gradients, fit_laplacian, poisson_blend)
 
 __all__ = ["BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_blur", "heat_series_coefficients",
            "lattice_blur", "DifferentialPolynomial", "directional_derivative", "divergence", "gradient",
            "gradient_magnitude", "hessian", "laplacian", "linear_operator", "sharpen", "edges",
            "non_maximum_suppression", "pixel_gradient", "INSPNet", "INSPNetField", "TrainHistory", "load_operator",
            "save_operator", "train_operator", "LinearOperatorField", "OperatorField",
-           "BLEND_MODES", "Anchor", "CompositeGradient", "GridField", "Translated", "composite_gradient", "fit_gradients",
-           "fit_laplacian", "poisson_blend"]
+           "BLEND_MODES", "Anchor", "CompositeGradient", "GridField", "PoissonBlendField", "Translated",
+           "composite_gradient", "fit_gradients", "fit_laplacian", "poisson_blend",
+           "available_operators", "blur", "deblur", "denoise", "inpaint", "load_pretrained", "pretrained_domain",
+           "remove_text"]

@@ -14,11 +14,14 @@ target gradient and the squared value scale) so that both terms are
 dimensionless; no other rescaling happens and every derivative is in
 coordinate units (see :mod:`insp.units` for pixel units).
 
-:func:`poisson_blend` builds the composite guidance field of Pérez et al.
-(:func:`composite_gradient`: the source's gradient inside the mask, the
-target's outside; ``mixed``: the stronger of the two per point; ``average``:
-the SIREN paper's 0.5/0.5 blend) and fits a field to it with the target's
-values as the anchor outside the mask.  Everything returned is a Field.
+:func:`poisson_blend` solves the guided interpolation of Pérez et al. for
+the composite guidance field (:func:`composite_gradient`: the source's
+gradient inside the mask, the target's outside; ``mixed``: the stronger of
+the two per point; ``average``: the SIREN paper's 0.5/0.5 blend) without a
+slow gradient-loss fit: the result is a potential of the guidance (the source
+itself for ``replace``) plus a smooth *membrane* whose output layer is solved
+in closed form (Farbman et al. 2009 observed that the Poisson blend is the
+source plus a harmonic membrane).  Everything returned is a Field.
 """
 
 from __future__ import annotations
@@ -38,16 +41,16 @@ from ..fields.domain import Domain, check_shape
 from ..jet.engine import gradient_at, laplacian_at
 from .linear import check_field
 
-__all__ = ["BLEND_MODES", "Anchor", "GridField", "Translated", "CompositeGradient", "composite_gradient",
-           "fit_gradients", "fit_laplacian", "poisson_blend"]
+__all__ = ["BLEND_MODES", "Anchor", "GridField", "Translated", "CompositeGradient", "PoissonBlendField",
+           "composite_gradient", "fit_gradients", "fit_laplacian", "poisson_blend"]
 
 #: guidance-field modes of :func:`poisson_blend` / :func:`composite_gradient`
 BLEND_MODES = ("replace", "mixed", "average")
 
 #: defaults of the gradient-domain fits (measured in ``benchmarks/poisson.py``; see ``docs/poisson.md``)
 GRADIENT_FIT_DEFAULTS: dict[str, Any] = dict(steps=500, lr=1e-4, batch_size=8192, anchor_weight=1.0)
-BLEND_DEFAULTS: dict[str, Any] = dict(steps=300, lr=1e-4, batch_size=4096, anchor_weight=10.0, fit_steps=300,
-                                      prefit_steps=100, prefit_lr=1e-3)
+BLEND_DEFAULTS: dict[str, Any] = dict(features=1024, bandwidth=1.25, boundary_weight=1000.0, points_per_pixel=4,
+                                      max_points=32768, steps=200, lr=1e-4, batch_size=4096, fit_steps=300)
 
 
 # --------------------------------------------------------------------------- helper fields
@@ -88,26 +91,32 @@ class GridField(Field):
         self.register_buffer("values", v.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # multilinear interpolation written with gathers (not grid_sample) so that forward-mode AD
+        # (the derivative engine's general path) works through it
         x = self.check_points(x)
         d = self.in_features
         lo = x.new_tensor([b[0] for b in self.domain.bounds])
         hi = x.new_tensor([b[1] for b in self.domain.bounds])
-        u = 2 * (x - lo) / (hi - lo) - 1  # [-1, 1] per axis, align_corners=True convention
-        batch = x.shape[:-1]
-        u = u.reshape(-1, d)
-        vals = self.values.to(x.dtype)
-        if d == 1:
-            img = vals.permute(1, 0)[None, :, None, :]  # (1, c, 1, n)
-            grid = torch.stack([u[:, 0], torch.zeros_like(u[:, 0])], dim=-1)[None, :, None, :]
-        elif d == 2:
-            img = vals.permute(2, 0, 1)[None]  # (1, c, H, W)
-            grid = u.flip(-1)[None, :, None, :]  # grid_sample wants (x=col, y=row)
-        else:
-            img = vals.permute(3, 0, 1, 2)[None]
-            grid = u.flip(-1)[None, :, None, None, :]
-        out = nn.functional.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-        return out.reshape(self.out_features, -1).t().reshape(*batch, self.out_features)
-
+        shape = self.values.shape[:d]
+        n = x.new_tensor([float(s - 1) for s in shape])
+        p = (x - lo) / (hi - lo) * n  # continuous grid index per axis
+        i0 = torch.floor(p.detach())
+        w = p - i0
+        i0 = i0.long()
+        vals = self.values.to(x.dtype).reshape(-1, self.out_features)
+        strides = [math.prod(shape[k + 1:]) for k in range(d)]
+        out = 0
+        for corner in range(2 ** d):
+            flat, weight, valid = 0, 1, True
+            for k in range(d):
+                bit = (corner >> k) & 1
+                ik = i0[..., k] + bit
+                valid = valid & (ik >= 0) & (ik < shape[k])
+                flat = flat + ik.clamp(0, shape[k] - 1) * strides[k]
+                weight = weight * (w[..., k] if bit else 1 - w[..., k])
+            picked = vals.index_select(0, flat.reshape(-1)).reshape(*flat.shape, self.out_features)
+            out = out + (weight * valid)[..., None] * picked
+        return out
 
 class Translated(Field):
     """``inner`` moved by ``shift``: ``f(x) = inner(x - shift)`` on the shifted domain.
@@ -170,20 +179,25 @@ class CompositeGradient(Field):
         super().__init__(target.domain, target.out_features * target.in_features)
         self.source, self.target, self.mask, self.mode = source, target, mask, mode
 
+    def _inner(self, gs: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        if self.mode == "replace":
+            return gs
+        if self.mode == "mixed":
+            stronger = (gs * gs).sum(-1, keepdim=True) > (gt * gt).sum(-1, keepdim=True)
+            return torch.where(stronger, gs, gt)
+        return 0.5 * (gs + gt)
+
     def parts(self, x: torch.Tensor, *, create_graph: bool = False):
         """``(g (..., c, d), m (..., 1), gs, gt)`` at ``x``."""
         gs = gradient_at(self.source, x, create_graph=create_graph)
         gt = gradient_at(self.target, x, create_graph=create_graph)
         m = self.mask(x).clamp(0, 1)
         mm = m[..., None]
-        if self.mode == "replace":
-            inner = gs
-        elif self.mode == "mixed":
-            stronger = (gs * gs).sum(-1, keepdim=True) > (gt * gt).sum(-1, keepdim=True)
-            inner = torch.where(stronger, gs, gt)
-        else:
-            inner = 0.5 * (gs + gt)
-        return mm * inner + (1 - mm) * gt, m, gs, gt
+        return mm * self._inner(gs, gt) + (1 - mm) * gt, m, gs, gt
+
+    def inner_at(self, x: torch.Tensor) -> torch.Tensor:
+        """The guidance inside the mask, ``(..., c, d)``, ignoring the mask (the ``m = 1`` case)."""
+        return self._inner(gradient_at(self.source, x), gradient_at(self.target, x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_points(x)
@@ -346,7 +360,7 @@ class _AnchorTerm:
 class _Points:
     """Training points: random subsets of a fixed grid, or fresh uniform points in the domain."""
 
-    def __init__(self, domain: Domain, shape, batch_size, gen, dtype, device, *, focus=None, jitter=False):
+    def __init__(self, domain: Domain, shape, batch_size, gen, dtype, device, *, jitter=False):
         self.domain, self.gen, self.dtype, self.device = domain, gen, dtype, device
         self.jitter = jitter and shape is not None
         self.shape = shape
@@ -356,9 +370,6 @@ class _Points:
             self.P = self.grid.shape[0]
             self.full = (batch_size is None or batch_size >= self.P) and not self.jitter
             self.h = torch.tensor(domain.spacing(shape), dtype=dtype, device=device)
-            self.focus = None if focus is None or self.full else torch.nonzero(focus.reshape(-1)).squeeze(1)
-            if self.focus is not None and self.focus.numel() == 0:
-                self.focus = None
         else:
             if batch_size is None:
                 raise ValueError("batch_size must be a positive integer when training on random points (no shape)")
@@ -375,12 +386,7 @@ class _Points:
         if self.full:
             return self.grid, None
         b = self.batch_size or self.P
-        if self.focus is not None:  # half the batch near the edit, half anywhere
-            nf = b // 2
-            i1 = self.focus[torch.randint(0, self.focus.numel(), (nf,), generator=self.gen)]
-            i2 = torch.randint(0, self.P, (b - nf,), generator=self.gen)
-            idx = torch.cat([i1, i2])
-        elif b > self.P:  # jittered points: more samples than grid cells is fine
+        if b > self.P:  # jittered points: more samples than grid cells is fine
             idx = torch.randint(0, self.P, (b,), generator=self.gen)
         else:
             idx = torch.randperm(self.P, generator=self.gen)[:b]
@@ -761,12 +767,11 @@ def _fit_image(img: np.ndarray, *, domain: Domain, steps, seed, progress, dtype,
 
 
 def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace", shape: Sequence[int] | None = None,
-                  model: Field | None = None, init: str = "auto", steps: int | None = None, lr: float | None = None,
-                  batch_size: int | None = -1, anchor_weight: float | None = None, fit_steps: int | None = None,
-                  prefit_steps: int | None = None, prefit_lr: float | None = None,
-                  seed: int = 0, progress: bool = True, time_limit: float | None = None, return_info: bool = False,
-                  dtype=None, device=None):
-    """Poisson blending on fields: fit a new field to the composite gradient (Pérez et al. 2003).
+                  features: int | None = None, bandwidth: float | None = None, boundary_weight: float | None = None,
+                  points_per_pixel: int | None = None, max_points: int | None = None, steps: int | None = None,
+                  lr: float | None = None, batch_size: int | None = -1, fit_steps: int | None = None, seed: int = 0,
+                  progress: bool = True, return_info: bool = False, dtype=None, device=None):
+    """Poisson blending on fields: the guided interpolation of Pérez et al. 2003 as ``potential + membrane``.
 
     Parameters
     ----------
@@ -781,61 +786,76 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
         Where to take the source's gradient, on the **source's** grid (an
         array with the source image's spatial shape; for a source Field, an
         array on any grid of the source's domain) or a 1-channel Field in the
-        source's own frame (moved by ``offset`` with it); values in ``[0, 1]`` (bool, or soft weights).
+        source's own frame (moved by ``offset`` with it); values in ``[0, 1]``
+        (bool, or soft weights).
     offset : (int, int, ...)
         In pixels of the output grid ("ij": rows, columns): source pixel
         ``(i, j)`` lands on target pixel ``(i + di, j + dj)``.
     mode : {"replace", "mixed", "average"}
         Guidance inside the mask (see :class:`CompositeGradient`).
     shape : sequence of int, optional
-        The output grid (default: the target image's); training runs on its
-        points.  Needed with Field inputs and a nonzero offset; without any
-        grid the fit uses random points.
-    model : Field, optional
-        The field to train; default (``init="auto"``): a copy of the target
-        field when it is a neural field (warm start: outside the mask it is
-        already right), else a fresh default SIREN.
-    init : {"auto", "target", "fresh"}
-    steps, lr, batch_size, anchor_weight
-        The blend fit (defaults in :data:`BLEND_DEFAULTS`).  Half of each
-        batch is drawn near the mask, half anywhere.
+        The output grid (default: the target image's).  Needed with Field
+        inputs and a nonzero offset; without it a ``128^d`` (``32^3``) grid
+        of the target's domain defines the region and its boundary.
+    features, bandwidth, boundary_weight, points_per_pixel, max_points
+        The membrane (defaults in :data:`BLEND_DEFAULTS`): number of sine
+        features, standard deviation of their frequencies in radians per
+        output pixel, weight of the boundary condition against the Dirichlet
+        energy, training points per pixel of the region, cap on their number.
+    steps, lr, batch_size
+        ``mode="mixed"`` only: Adam updates of the potential's gradient fit.
     fit_steps : int, optional
         Steps of the on-the-fly image fits.
     return_info : bool
-        Also return a dict with the source/target/mask fields, the composite
-        gradient, the history and timings.
+        Also return a dict with the source/target/mask fields, the potential,
+        the membrane, the composite gradient and timings.
 
     Returns
     -------
-    Field (and the info dict when ``return_info``).  An empty mask returns a
-    copy of the target field.
+    :class:`PoissonBlendField` (and the info dict when ``return_info``).  An
+    empty mask returns a copy of the target field.
 
     Notes
     -----
-    The loss at points ``x`` (``m`` the mask, ``t`` the target, ``g`` the
-    composite gradient) is::
+    With ``Omega`` the region (grid pixels where the mask is positive) and
+    ``g_in`` the guidance inside it, the Poisson solution is ``f = t`` outside
+    and, inside, ``f = q + h`` where ``q`` is a *potential* of the guidance
+    (``grad q ~ g_in``) and ``h`` the *membrane* that carries the low
+    frequencies (Pérez et al. 2003; Farbman et al. 2009)::
 
-        mean_x |grad f - g|^2 / G + anchor_weight * mean_x (1 - m) |f - t|^2 / V
+        minimise  mean_{x in Omega+} |grad h - (g_in - grad q)|^2
+                  + boundary_weight * mean_{y in dOmega} |q(y) + h(y) - t(y)|^2
 
-    ``G = mean |g|^2``, ``V`` the target's variance: the target's values
-    anchor the solution outside the mask (the Dirichlet condition of the
-    discrete problem).  When the mask covers everything the anchor becomes
-    the target's mean, so the result is the source up to that constant.
+    ``Omega+`` is ``Omega`` with its outer ring of pixels (jittered points,
+    ``points_per_pixel`` per pixel), ``dOmega`` the ring's pixel centres (the
+    Dirichlet boundary of the discrete problem).  ``q`` is the source for
+    ``replace`` and ``(s + t) / 2`` for ``average`` (their guidance is a
+    gradient, so the first term is the membrane's Dirichlet energy and ``h``
+    is harmonic).  ``mixed`` guidance is not a gradient: ``q`` starts as a
+    copy of the source field and is fitted to ``g_in`` on ``Omega+`` (``steps``
+    Adam updates: the high frequencies converge fast), and the membrane then
+    takes the remaining low-frequency error.  ``h`` is a one-hidden-layer
+    SIREN (``sin(W x + b)`` features, ``W ~ N(0, bandwidth^2 / pixel^2)``)
+    whose output layer solves this least-squares problem exactly (it is
+    quadratic in that layer), so no slow gradient descent on the membrane is
+    needed.  With a full mask (no boundary) the membrane is the constant that
+    gives the result the target's mean.  The returned field is
+    ``m (q + h) + (1 - m) t`` with ``m`` the (interpolated) mask: exactly the
+    target where ``m = 0``; a soft mask blends the Poisson solution on its
+    support with the target.
     """
     t_all = time.perf_counter()
     _check_mode(mode)
-    if init not in ("auto", "target", "fresh"):
-        raise ValueError(f"init must be 'auto', 'target' or 'fresh', got {init!r}")
     B = BLEND_DEFAULTS
+    K = _positive_int(B["features"] if features is None else features, "features")
+    bandwidth = _positive_float(B["bandwidth"] if bandwidth is None else bandwidth, "bandwidth")
+    wb = _positive_float(B["boundary_weight"] if boundary_weight is None else boundary_weight, "boundary_weight")
+    ppp = _positive_int(B["points_per_pixel"] if points_per_pixel is None else points_per_pixel, "points_per_pixel")
+    max_points = _positive_int(B["max_points"] if max_points is None else max_points, "max_points")
     steps = _positive_int(B["steps"] if steps is None else steps, "steps")
     lr = _positive_float(B["lr"] if lr is None else lr, "lr")
     batch_size = _positive_int(B["batch_size"] if batch_size == -1 else batch_size, "batch_size", allow_none=True)
-    anchor_weight = _positive_float(B["anchor_weight"] if anchor_weight is None else anchor_weight, "anchor_weight")
     fit_steps = _positive_int(B["fit_steps"] if fit_steps is None else fit_steps, "fit_steps")
-    prefit_steps = int(B["prefit_steps"] if prefit_steps is None else prefit_steps)
-    if prefit_steps < 0:
-        raise ValueError(f"prefit_steps must be a non-negative integer, got {prefit_steps!r}")
-    prefit_lr = _positive_float(B["prefit_lr"] if prefit_lr is None else prefit_lr, "prefit_lr")
     info: dict[str, Any] = {}
 
     # ---- target and output grid
@@ -888,115 +908,187 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
 
     # ---- mask (in the source frame) and its checks
     mfield, empty = _mask_field(mask, sdomain, simg, tdomain, d, shift)
-    if grid_shape is not None and not empty:
+    region_shape = grid_shape or ((128,) * d if d <= 2 else (32,) * d)
+    if not empty:
         with torch.no_grad():
-            on_grid = _sample(mfield, tdomain, grid_shape, torch.float64)
+            on_grid = _sample(mfield, tdomain, region_shape, torch.float64)[..., 0]
         if float(on_grid.max()) <= 0:
             raise ValueError(f"mask touches nothing: its support lies between the output grid's points "
-                             f"(grid {grid_shape}); use a larger mask")
+                             f"(grid {region_shape}); use a larger mask")
 
     # ---- fields (fitted on the fly)
-    dtype_t = None
     t0 = time.perf_counter()
     if tfield is None:
         tfield = _fit_image(timg, domain=tdomain, steps=fit_steps, seed=seed, progress=progress, dtype=dtype,
                             device=device)
     info["fit_target_s"] = time.perf_counter() - t0
-    dtype_t, device_t = field_dtype_device(tfield)
+    pdtype, pdevice = field_dtype_device(tfield)
     if empty:
         out = copy.deepcopy(tfield).eval()
-        info.update(target_field=tfield, source_field=None, mask_field=mfield, history=None, blend_s=0.0,
-                    total_s=time.perf_counter() - t_all)
+        info.update(target_field=tfield, source_field=None, mask_field=mfield, total_s=time.perf_counter() - t_all)
         return (out, info) if return_info else out
     t0 = time.perf_counter()
     if simg is not None:
-        sfield = _fit_image(simg, domain=sdomain, steps=fit_steps, seed=seed + 1, progress=progress, dtype=dtype_t,
-                            device=device_t)
+        sfield = _fit_image(simg, domain=sdomain, steps=fit_steps, seed=seed + 1, progress=progress, dtype=pdtype,
+                            device=pdevice)
     else:
         sfield = Translated(source, shift) if any(s != 0 for s in shift) else source
     info["fit_source_s"] = time.perf_counter() - t0
-    mfield = mfield.to(dtype=dtype_t, device=device_t)
+    mfield = mfield.to(dtype=pdtype, device=pdevice)
     comp = CompositeGradient(sfield, tfield, mfield, mode=mode)
 
-    # ---- the model
-    if model is not None:
-        model = _new_model(model, d, c, tdomain, seed, None, None)
-    elif init == "target" or (init == "auto" and hasattr(tfield, "value_affine")):
-        if not isinstance(tfield, nn.Module) or not list(tfield.parameters()):
-            raise ValueError("init='target' needs a target field with parameters (a neural field)")
-        model = copy.deepcopy(tfield)
-    else:
-        from ..fields.fit import default_model
-
-        model = default_model(d, c, domain=tdomain, seed=seed, dtype=dtype_t, device=device_t)
-        probe = _sample(tfield, tdomain, grid_shape or (64,) * d, dtype_t)
-        flat = probe.reshape(-1, c).double()
-        lo, hi = flat.min(0).values, flat.max(0).values
-        _set_affine(model, ((hi - lo) / 2).clamp_min(1e-6), (hi + lo) / 2)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    pdtype, pdevice = field_dtype_device(model)
-
-    # ---- training data: jittered grid points (uniform in each pixel's cell), half near the mask.
-    # Continuous points matter: on grid points only, the network could hide a step between two samples.
+    # ---- the region Omega (mask support on the grid), its outer ring (the Dirichlet boundary) and training points
     gen = torch.Generator().manual_seed(seed)
+    support = on_grid > 0
+    ring = _outer_ring(support)
+    X = tdomain.grid(region_shape, dtype=torch.float64)
+    cells = X[support | ring]
+    reps = max(1, min(ppp, max_points // max(cells.shape[0], 1)))
+    if cells.shape[0] > max_points:
+        cells = cells[torch.randperm(cells.shape[0], generator=gen)[:max_points]]
+    step = torch.tensor(tdomain.spacing(region_shape), dtype=torch.float64)
+    lo = torch.tensor([b[0] for b in tdomain.bounds], dtype=torch.float64)
+    hi = torch.tensor([b[1] for b in tdomain.bounds], dtype=torch.float64)
+    jitter = torch.rand(reps, *cells.shape, generator=gen, dtype=torch.float64) - 0.5
+    xi = torch.minimum(torch.maximum((cells[None] + jitter * step).reshape(-1, d), lo), hi)
+    xb = X[ring]
+
+    # ---- the potential q
     t0 = time.perf_counter()
-    probe_shape = grid_shape or ((128,) * d if d <= 2 else (32,) * d)
-    with torch.no_grad():
-        mp = _sample(mfield, tdomain, probe_shape, pdtype)[..., 0]
-    focus = _near(mp > 0, margin=4)
-    pts = _Points(tdomain, probe_shape, batch_size, gen, pdtype, pdevice, focus=focus, jitter=True)
-    with torch.no_grad():
-        X = tdomain.grid(probe_shape, dtype=pdtype, device=pdevice).reshape(-1, d)
-        sel = X[torch.randperm(X.shape[0], generator=gen)[:16384].to(pdevice)]
-        gp, _, _, _ = comp.parts(sel)
-        tp = tfield(sel)
-    info["composite_s"] = time.perf_counter() - t0
-    Gn = float((gp.double() ** 2).sum((-2, -1)).mean()) or 1.0
-    Vn = float(((tp.double() - tp.double().mean(0)) ** 2).sum(-1).mean()) or 1.0
-    t_mean = tp.double().mean(0).to(pdevice, pdtype)
-    full = bool((mp >= 1).all())
+    if mode == "replace":
+        q = sfield
+    elif mode == "average":
+        q = _Mean(sfield, tfield)
+    else:
+        q = _fit_potential(sfield, comp, xi.to(pdevice, pdtype), steps=steps, lr=lr, batch_size=batch_size,
+                           gen=gen, seed=seed, progress=progress)
+    info["potential_s"] = time.perf_counter() - t0
+
+    # ---- the membrane h: least squares on its output layer
+    t0 = time.perf_counter()
+    membrane = _fit_membrane(q, tfield, comp if mode == "mixed" else None, xi, xb, c=c, domain=tdomain,
+                             features=K, bandwidth=bandwidth, spacing=step, boundary_weight=wb, gen=gen,
+                             dtype=pdtype, device=pdevice)
+    info["membrane_s"] = time.perf_counter() - t0
+    out = PoissonBlendField(q, membrane, tfield, mfield)
+    info.update(total_s=time.perf_counter() - t_all, target_field=tfield, source_field=sfield, mask_field=mfield,
+                composite=comp, potential=q, membrane=membrane, region_points=int(xi.shape[0]),
+                boundary_points=int(xb.shape[0]))
+    return (out, info) if return_info else out
+
+
+class PoissonBlendField(Field):
+    """The result of :func:`poisson_blend`: ``m (q + h) + (1 - m) t``.
+
+    ``q`` the potential (the source, the mean of source and target, or the
+    field fitted to mixed guidance), ``h`` the membrane (a one-hidden-layer
+    SIREN), ``t`` the target, ``m`` the mask field.  Derivatives: the mask is
+    piecewise multilinear, so only first derivatives are offered
+    (``max_derivative_order = 1``); for higher orders re-fit the sampled
+    result (``insp.fit(field.sample(shape))``).
+    """
+
+    max_derivative_order = 1
+
+    def __init__(self, potential: Field, membrane: Field, target: Field, mask: Field):
+        super().__init__(target.domain, target.out_features)
+        self.potential, self.membrane, self.target, self.mask = potential, membrane, target, mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.check_points(x)
+        m = self.mask(x).clamp(0, 1)
+        return m * (self.potential(x) + self.membrane(x)) + (1 - m) * self.target(x)
+
+
+class _Mean(Field):
+    """``(a + b) / 2``: the potential of ``average`` guidance."""
+
+    def __init__(self, a: Field, b: Field):
+        super().__init__(b.domain, b.out_features)
+        self.a, self.b = a, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.a(x) + self.b(x))
+
+
+def _fit_potential(sfield: Field, comp: CompositeGradient, x: torch.Tensor, *, steps, lr, batch_size, gen, seed,
+                   progress) -> Field:
+    """A field whose gradient fits the inner guidance at the region points ``x`` (``mixed`` mode)."""
+    if isinstance(sfield, nn.Module) and any(True for _ in sfield.parameters()):
+        u = copy.deepcopy(sfield)
+    else:
+        raise ValueError("mode='mixed' fits a potential starting from the source field, which needs parameters "
+                         "(a neural field); pass the source as an image or an insp.fit result")
+    for p in u.parameters():
+        p.requires_grad_(True)
+    with torch.no_grad():  # the guidance at the fixed region points, computed once
+        g_all = torch.cat([comp.inner_at(x[s:s + 4096]) for s in range(0, x.shape[0], 4096)])
+    G = float((g_all.double() ** 2).sum((-2, -1)).mean()) or 1.0
+    b = x.shape[0] if batch_size is None else min(batch_size, x.shape[0])
 
     def step_loss(step):
-        x, _ = pts.next()
-        with torch.no_grad():
-            g, m, _, _ = comp.parts(x)
-            tv = tfield(x)
-        gf = gradient_at(model, x, create_graph=True, chunk_size=max(x.shape[0], 1))
-        f = model(x)
-        loss = ((gf - g) ** 2).sum((-2, -1)).mean() / Gn
-        if full:
-            anchor = ((f.mean(0) - t_mean) ** 2).sum()
-        else:
-            anchor = ((1 - m) * (f - tv) ** 2).sum(-1).mean()
-        return loss + anchor_weight * anchor / Vn
+        idx = torch.randint(0, x.shape[0], (b,), generator=gen).to(x.device)
+        xb, g = x[idx], g_all[idx]
+        gu = gradient_at(u, xb, create_graph=True, chunk_size=max(b, 1))
+        return ((gu - g) ** 2).sum((-2, -1)).mean() / G
 
-    # ---- warm start: the values of the cut-and-paste composite m s + (1 - m) t (cheap value-only
-    # steps); the gradient phase then only has to remove the seam and add the smooth membrane.
-    t0 = time.perf_counter()
-    prefit_history = None
-    if prefit_steps:
-        def prefit_loss(step):
-            x, _ = pts.next()
+    _train(u, step_loss, steps=steps, lr=lr, time_limit=None, progress=progress, desc="poisson_blend[mixed potential]",
+           config=dict(kind="mixed potential", steps=steps, lr=lr, batch_size=batch_size, seed=seed, G=G))
+    u.requires_grad_(False)
+    return u
+
+
+def _fit_membrane(q: Field, tfield: Field, comp: CompositeGradient | None, xi: torch.Tensor, xb: torch.Tensor, *,
+                  c: int, domain: Domain, features: int, bandwidth: float, spacing: torch.Tensor,
+                  boundary_weight: float, gen, dtype, device, chunk: int = 4096):
+    """The membrane ``h`` of :func:`poisson_blend` (see its Notes): a one-hidden-layer SIREN solved in closed form.
+
+    ``comp`` given: the first term fits the residual ``g_in - grad q``
+    (``mixed``); otherwise the guidance is ``grad q`` and the term is the
+    Dirichlet energy.  Returns the SIREN in ``dtype`` on ``device``.
+    """
+    from ..fields.inr import Siren
+
+    d = domain.dim
+    W = torch.randn(features, d, generator=gen, dtype=torch.float64) * (bandwidth / spacing)
+    bias = torch.rand(features, generator=gen, dtype=torch.float64) * (2 * math.pi) - math.pi
+    N = torch.zeros(features + 1, features + 1, dtype=torch.float64)
+    rhs = torch.zeros(features + 1, c, dtype=torch.float64)
+    wi = 1.0 / xi.shape[0]
+    for s in range(0, xi.shape[0], chunk):  # Dirichlet energy (or residual) rows, accumulated as normal equations
+        x = xi[s:s + chunk]
+        A = (torch.cos(x @ W.T + bias)[:, None, :] * W.T[None]).reshape(-1, features)  # d/dx_k of each feature
+        N[:features, :features] += wi * A.T @ A
+        if comp is not None:
+            xx = x.to(device, dtype)
             with torch.no_grad():
-                m = mfield(x).clamp(0, 1)
-                target_vals = m * sfield(x) + (1 - m) * tfield(x)
-            return ((model(x) - target_vals) ** 2).sum(-1).mean() / Vn
-
-        prefit_history = _train(model, prefit_loss, steps=prefit_steps, lr=prefit_lr, time_limit=None,
-                                progress=progress, desc="poisson_blend[paste]", config=dict(kind="paste prefit"))
-    info["prefit_s"] = time.perf_counter() - t0
-    info["prefit_history"] = prefit_history
-
-    config = dict(kind="poisson_blend", mode=mode, steps=steps, lr=lr, batch_size=batch_size,
-                  anchor_weight=anchor_weight, offset=list(off), shape=None if grid_shape is None else list(grid_shape),
-                  seed=seed, G=Gn, V=Vn)
-    t0 = time.perf_counter()
-    history = _train(model, step_loss, steps=steps, lr=lr, time_limit=time_limit, progress=progress,
-                     desc=f"poisson_blend[{mode}]", config=config)
-    info.update(blend_s=time.perf_counter() - t0, total_s=time.perf_counter() - t_all, target_field=tfield,
-                source_field=sfield, mask_field=mfield, composite=comp, history=history)
-    return (model, info) if return_info else model
+                r = comp.inner_at(xx) - gradient_at(q, xx, create_graph=False)  # (P, c, d)
+            rhs[:features] += wi * A.T @ r.double().cpu().transpose(1, 2).reshape(-1, c)
+    if xb.shape[0]:  # boundary rows: q + h = t on the ring
+        with torch.no_grad():
+            xx = xb.to(device, dtype)
+            data = (tfield(xx) - q(xx)).double().cpu()
+        Ab = torch.cat([torch.sin(xb @ W.T + bias), torch.ones(xb.shape[0], 1, dtype=torch.float64)], 1)
+        wb = boundary_weight / xb.shape[0]
+    else:  # no boundary (the mask covers the grid): the mean over the region is the target's
+        with torch.no_grad():
+            xx = xi.to(device, dtype)
+            data = (tfield(xx) - q(xx)).double().cpu().mean(0, keepdim=True)
+        Ab = torch.cat([torch.sin(xi @ W.T + bias).mean(0, keepdim=True), torch.ones(1, 1, dtype=torch.float64)], 1)
+        wb = boundary_weight
+    N += wb * Ab.T @ Ab
+    rhs += wb * Ab.T @ data
+    ridge = 1e-10 * float(N.diagonal().mean())
+    coef = torch.linalg.solve(N + ridge * torch.eye(features + 1, dtype=torch.float64), rhs)
+    h = Siren(d, c, hidden_features=features, hidden_layers=0, first_omega_0=1.0, domain=domain)
+    first, last = h.net[0], h.net[-2]
+    with torch.no_grad():
+        first.weight.copy_(W)
+        first.bias.copy_(bias)
+        last.weight.copy_(coef[:features].T)
+        last.bias.copy_(coef[features])
+    h.requires_grad_(False)
+    return h.to(device=device, dtype=dtype).eval()
 
 
 def _sample(field: Field, domain: Domain, shape, dtype, chunk: int = 16384) -> torch.Tensor:
@@ -1007,18 +1099,17 @@ def _sample(field: Field, domain: Domain, shape, dtype, chunk: int = 16384) -> t
     return out.reshape(*shape, -1)
 
 
-def _near(region: torch.Tensor, *, margin: int) -> torch.Tensor:
-    """``region`` dilated by ``margin`` grid steps (max pooling)."""
-    r = region.to(torch.float32)
-    d = r.ndim
-    k = 2 * margin + 1
-    if d == 1:
-        out = nn.functional.max_pool1d(r[None, None], k, stride=1, padding=margin)[0, 0]
-    elif d == 2:
-        out = nn.functional.max_pool2d(r[None, None], k, stride=1, padding=margin)[0, 0]
-    else:
-        out = nn.functional.max_pool3d(r[None, None], k, stride=1, padding=margin)[0, 0]
-    return out > 0
+def _outer_ring(region: torch.Tensor) -> torch.Tensor:
+    """Grid points outside ``region`` with an axis neighbour inside it (the 5-point stencil's Dirichlet boundary)."""
+    grown = region.clone()
+    for k in range(region.ndim):
+        n = region.shape[k]
+        lower = [slice(None)] * region.ndim
+        upper = [slice(None)] * region.ndim
+        lower[k], upper[k] = slice(0, n - 1), slice(1, n)
+        grown[tuple(lower)] |= region[tuple(upper)]
+        grown[tuple(upper)] |= region[tuple(lower)]
+    return grown & ~region
 
 
 def _mask_field(mask, sdomain: Domain, simg, tdomain: Domain, d: int, shift):
