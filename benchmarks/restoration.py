@@ -1,8 +1,9 @@
 """Benchmark: restoration on the test split -- classical pixel methods, the degraded INR, learned operators (issue 5).
 
-    # 1. fit and cache the INRs (train + test split x every task and protocol); rerunning is cheap
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock \\
-        .venv/bin/python benchmarks/restoration.py --build [--split test|train|all]
+    # 1. fit and cache the INRs (test split by default; train|all) x every task and protocol; reruns are cheap.
+    #    --lock holds the benchmark lock for one fit at a time, so other benchmarks can run in between.
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/restoration.py --build \\
+        --lock /tmp/insp-bench.lock [--split test|train|all]
     # 2. the benchmark on the test split (uses the cached fits, fits what is missing)
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/restoration.py
     # smoke test: 2 images at 32x32, 30 fit steps, temporary cache
@@ -45,20 +46,46 @@ ORDER = 4
 
 
 def jobs(images, tasks):
-    """Every (image, task, protocol) of the protocol, in build order (image by image)."""
-    return [(name, t, p) for name in images for t in tasks for p in get_task(t).protocols]
+    """Every (image, task, protocol) of the protocol, in build order: task by task, so that a partial
+    build already covers whole rows of the table."""
+    return [(name, t, p) for t in tasks for p in get_task(t).protocols for name in images]
 
 
-def build(images, tasks, *, size, steps, cache_dir, order=ORDER, progress=True) -> list[dict]:
-    """Fit (or load) every INR and its jet; returns one record per job with the fit's time and PSNR."""
+def _locked(lock):
+    """A context that holds ``flock(lock)`` (exclusive), or does nothing when ``lock`` is None."""
+    import contextlib
+    import fcntl
+
+    if lock is None:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def held():
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    return held()
+
+
+def build(images, tasks, *, size, steps, cache_dir, order=ORDER, progress=True, lock=None) -> list[dict]:
+    """Fit (or load) every INR and its jet; returns one record per job with the fit's time.
+
+    With ``lock`` (a path), each job holds ``flock(lock)`` only while it runs, so the project's other
+    benchmarks can run between two fits of a long build.
+    """
     from tqdm.auto import tqdm
 
     records = []
     todo = jobs(images, tasks)
     for name, t, p in tqdm(todo, desc="pairs", disable=not progress):
         t0 = time.perf_counter()
-        pair = paired(name, t, order=order, size=size, seed=image_seed(name), protocol=p, steps=steps,
-                      cache_dir=cache_dir, progress=progress)
+        with _locked(lock):
+            pair = paired(name, t, order=order, size=size, seed=image_seed(name), protocol=p, steps=steps,
+                          cache_dir=cache_dir, progress=progress)
         rec = dict(image=name, task=t, protocol=p, from_cache=pair.from_cache, fit_seconds=pair.fit_seconds,
                    seconds=time.perf_counter() - t0)
         records.append(rec)
@@ -73,6 +100,10 @@ def build(images, tasks, *, size, steps, cache_dir, order=ORDER, progress=True) 
 # mask / PSF / noise level), the fitted INRs by protocol, the image name and the task.
 
 
+class MissingFit(LookupError):
+    """A contender needs an INR that is not cached (``--inr cached``)."""
+
+
 class Case:
     """One test image under one task: what every contender receives."""
 
@@ -81,6 +112,8 @@ class Case:
 
     def inr(self, protocol="degraded") -> np.ndarray:
         """The INR fitted with ``protocol``, sampled on the pixel grid, ``(H, W)``."""
+        if protocol not in self.fields:
+            raise MissingFit(f"{self.image}/{self.task.name}/{protocol}")
         with torch.no_grad():
             return self.fields[protocol].sample((self.size, self.size)).double().numpy()[..., 0]
 
@@ -136,8 +169,14 @@ def learned_contenders(task: str) -> dict:
     return {}
 
 
-def evaluate(images, tasks, *, size, steps, cache_dir, progress=True) -> dict:
-    """Every contender on every image and task: per-image PSNR/SSIM/seconds and means."""
+def evaluate(images, tasks, *, size, steps, cache_dir, progress=True, inr="fit") -> dict:
+    """Every contender on every image and task: per-image PSNR/SSIM/seconds, means and counts.
+
+    ``inr="fit"`` fits the INRs the cache lacks; ``"cached"`` uses only cached fits, and a contender
+    that needs a missing one skips that image (its ``n`` says over how many images its mean is).
+    """
+    from insp.tasks import fit_degraded
+
     results = {}
     for t in tasks:
         task = get_task(t)
@@ -146,23 +185,31 @@ def evaluate(images, tasks, *, size, steps, cache_dir, progress=True) -> dict:
         rows = {name: dict(psnr={}, ssim={}, seconds={}) for name in contenders}
         fits = {}
         for name in images:
+            degraded = task.degrade(data.gray(name, size), seed=image_seed(name))
             fields = {}
             for p in task.protocols:
-                pair = paired(name, task, order=None, size=size, seed=image_seed(name), protocol=p, steps=steps,
-                              cache_dir=cache_dir, progress=progress)
-                fields[p] = pair.field
-                fits[f"{name}/{p}"] = pair.fit_seconds
-            case = Case(name, task, pair.degraded, fields, size)
-            target = pair.degraded.target
+                try:
+                    _, fields[p], meta = fit_degraded(name, task, size=size, seed=image_seed(name), protocol=p,
+                                                      steps=steps, cache_dir=cache_dir, progress=progress,
+                                                      fit_missing=inr == "fit")
+                    fits[f"{name}/{p}"] = meta["fit_seconds"]
+                except LookupError:
+                    pass
+            case = Case(name, task, degraded, fields, size)
+            target = degraded.target
             for cname, fn in contenders.items():
                 t0 = time.perf_counter()
-                out = np.asarray(fn(case), dtype=np.float64)
+                try:
+                    out = np.asarray(fn(case), dtype=np.float64)
+                except MissingFit:
+                    continue
                 rows[cname]["seconds"][name] = time.perf_counter() - t0
                 rows[cname]["psnr"][name] = psnr(out, target, data_range=1.0)
                 rows[cname]["ssim"][name] = ssim(out, target, data_range=1.0)
         for r in rows.values():
+            r["n"] = len(r["psnr"])
             for k in ("psnr", "ssim", "seconds"):
-                r[f"{k}_mean"] = float(np.mean(list(r[k].values())))
+                r[f"{k}_mean"] = float(np.mean(list(r[k].values()))) if r[k] else float("nan")
         results[t] = dict(params=task.params, rows=rows, fit_seconds=fits)
     return results
 
@@ -182,10 +229,10 @@ def print_table(results) -> None:
         rows = res["rows"]
         base = rows["input (degraded, as is)"]["psnr_mean"]
         print(f"\n## {t}  {res['params']}")
-        print(f"{'contender':<42} {'PSNR':>7} {'gain':>7} {'SSIM':>6} {'s/img':>7}")
+        print(f"{'contender':<42} {'PSNR':>7} {'gain':>7} {'SSIM':>6} {'s/img':>7} {'n':>3}")
         for name, r in rows.items():
             print(f"{name:<42} {r['psnr_mean']:7.2f} {r['psnr_mean'] - base:+7.2f} {r['ssim_mean']:6.3f} "
-                  f"{r['seconds_mean']:7.3f}")
+                  f"{r['seconds_mean']:7.3f} {r['n']:3d}")
 
 
 def tune(images, *, size) -> dict:
@@ -238,6 +285,10 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="fit steps (default: insp.fit's)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as documented)")
     ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--inr", choices=("fit", "cached"), default="fit",
+                    help="fit the INRs the cache lacks (default), or use only cached ones (rows report n)")
+    ap.add_argument("--lock", type=Path, default=None,
+                    help="--build: hold flock on this file for each fit only (e.g. /tmp/insp-bench.lock)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 images, 32x32, 30 steps, temporary cache")
     ap.add_argument("--out", type=Path, default=OUT / "restoration.json")
     args = ap.parse_args(argv)
@@ -253,7 +304,7 @@ def main(argv=None) -> int:
         cache = Path(tmp.name)
     try:
         if args.build:
-            build(images, args.tasks, size=size, steps=steps, cache_dir=cache)
+            build(images, args.tasks, size=size, steps=steps, cache_dir=cache, lock=args.lock)
             return 0
         if args.tune:
             res = tune(data.TRAIN_IMAGES if not args.quick else data.TRAIN_IMAGES[:2], size=size)
@@ -262,9 +313,9 @@ def main(argv=None) -> int:
             return 0
         images = data.TEST_IMAGES if not args.quick else images
         t0 = time.perf_counter()
-        results = evaluate(images, args.tasks, size=size, steps=steps, cache_dir=cache)
+        results = evaluate(images, args.tasks, size=size, steps=steps, cache_dir=cache, inr=args.inr)
         print_table(results)
-        doc = dict(meta=metadata(args, images, size, steps), wall_seconds=time.perf_counter() - t0, tasks=results)
+        doc = dict(meta=dict(metadata(args, images, size, steps), inr=args.inr), wall_seconds=time.perf_counter() - t0, tasks=results)
         out = args.out if not args.quick else Path(cache) / "restoration_quick.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(_json_safe(doc), indent=1))

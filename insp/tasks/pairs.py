@@ -115,6 +115,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; cache entries are plain readable data
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -128,7 +129,7 @@ def _clean_image(image: str, size: int, color: bool) -> np.ndarray:
 
 def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: str = "degraded",
                  steps: int | None = None, fit_seed: int = 0, color: bool = False, cache_dir=None,
-                 progress: bool = True) -> tuple[Degraded, torch.nn.Module, dict]:
+                 progress: bool = True, fit_missing: bool = True) -> tuple[Degraded, torch.nn.Module, dict]:
     """Degrade ``image`` for ``task`` and fit an INR to it (or load the cached fit).
 
     Parameters
@@ -152,6 +153,9 @@ def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: 
         Where fits are cached (module notes); ``None``: always fit, store nothing.
     progress : bool
         Progress bar of the fit.
+    fit_missing : bool
+        Fit when the cache has no entry (default); ``False`` raises
+        ``LookupError`` instead (to use only what is cached).
 
     Returns
     -------
@@ -169,6 +173,8 @@ def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: 
         meta = json.loads((entry / "meta.json").read_text())
         if meta.get("key") == key:
             return degraded, load_field(entry / "field.inspf"), {**meta, "from_cache": True}
+    if not fit_missing:
+        raise LookupError(f"no cached fit for {image} / {task.name} / {key['protocol']} in {cache_dir}")
     mask = degraded.mask if key["protocol"] == "known" else None
     t0 = time.perf_counter()
     field, hist = fit(degraded.input, steps=key["steps"], seed=key["fit_seed"], mask=mask, progress=progress,
@@ -190,7 +196,7 @@ def grid_jet(field, size: int, *, order: int = DEFAULT_ORDER, chunk_size: int = 
 
 def paired(image: str, task, *, order: int | None = DEFAULT_ORDER, size: int = 256, seed: int = 0,
            protocol: str = "degraded", steps: int | None = None, fit_seed: int = 0, color: bool = False,
-           cache_dir=None, progress: bool = True) -> Pair:
+           cache_dir=None, progress: bool = True, fit_missing: bool = True) -> Pair:
     """A :class:`Pair` for ``image`` and ``task``: fitted (or cached) INR, its jet on the grid, the target.
 
     Options as :func:`fit_degraded`; ``order`` is the highest derivative
@@ -199,7 +205,8 @@ def paired(image: str, task, *, order: int | None = DEFAULT_ORDER, size: int = 2
     """
     task = get_task(task)
     degraded, field, meta = fit_degraded(image, task, size=size, seed=seed, protocol=protocol, steps=steps,
-                                         fit_seed=fit_seed, color=color, cache_dir=cache_dir, progress=progress)
+                                         fit_seed=fit_seed, color=color, cache_dir=cache_dir, progress=progress,
+                                         fit_missing=fit_missing)
     key = meta["key"]
     target = np.asarray(degraded.target)
     target = torch.as_tensor(target if target.ndim == 3 else target[..., None], dtype=torch.float32)

@@ -1,0 +1,44 @@
+"""``benchmarks/restoration.py``: the protocol runs on tiny images, uses the cache, and scores every contender."""
+
+import math
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from insp import data
+from insp.metrics import psnr
+from insp.tasks import TASKS, get_task, image_seed
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "restoration.py"
+
+
+def test_evaluate_cached_only_then_after_build(tmp_path):
+    mod = SimpleNamespace(**runpy.run_path(str(BENCH)))
+    kw = dict(size=24, steps=2, cache_dir=tmp_path, progress=False)
+    res = mod.evaluate(["camera"], list(TASKS), inr="cached", **kw)
+    assert set(res) == set(TASKS)
+    for t, r in res.items():
+        rows = r["rows"]
+        assert rows["INR fitted to the input"]["n"] == 0  # nothing cached, nothing fitted
+        assert rows["input (degraded, as is)"]["n"] == 1
+        assert all(row["n"] == 1 for name, row in rows.items() if not name.startswith("INR")
+                   and name != "gaussian_filter of the INR samples")
+        d = get_task(t).degrade(data.gray("camera", 24), seed=image_seed("camera"))
+        assert math.isclose(rows["input (degraded, as is)"]["psnr_mean"], psnr(d.input, d.target))
+    assert math.isinf(res["blur"]["rows"]["gaussian_filter of the pixels (= target)"]["psnr_mean"])
+    assert "Wiener (reflect pad)" in res["deblur"]["rows"] and "BM3D (sigma known)" in res["denoise"]["rows"]
+    assert not list(tmp_path.iterdir())
+
+    recs = mod.build(["camera"], ["inpaint"], order=1, **kw)
+    assert [(r["task"], r["protocol"], r["from_cache"]) for r in recs] == [("inpaint", "degraded", False),
+                                                                         ("inpaint", "known", False)]
+    res = mod.evaluate(["camera"], ["inpaint"], inr="cached", **kw)
+    rows = res["inpaint"]["rows"]
+    assert rows["INR fitted to the input"]["n"] == rows["INR fitted to known pixels only"]["n"] == 1
+    assert np.isfinite(rows["INR fitted to known pixels only"]["psnr_mean"])
+    assert mod.build(["camera"], ["inpaint"], order=1, **kw)[0]["from_cache"]
+    assert mod.jobs(["camera", "coins"], ["deblur", "text"]) == [
+        ("camera", "deblur", "degraded"), ("coins", "deblur", "degraded"), ("camera", "text", "degraded"),
+        ("coins", "text", "degraded"), ("camera", "text", "known"), ("coins", "text", "known")]
