@@ -89,6 +89,8 @@ def build(images, tasks, *, size, steps, cache_dir, order=ORDER, progress=True, 
         rec = dict(image=name, task=t, protocol=p, from_cache=pair.from_cache, fit_seconds=pair.fit_seconds,
                    seconds=time.perf_counter() - t0)
         records.append(rec)
+        if lock is not None and pair.from_cache is False:
+            time.sleep(2)  # let a benchmark waiting on the lock take it (flock does not queue fairly)
         print(f"{name:>22} {t:>8} {p:>9}  fit {pair.fit_seconds:7.1f} s  "
               f"{'(cached)' if pair.from_cache else '        '}  total {rec['seconds']:6.1f} s", flush=True)
     return records
@@ -206,8 +208,11 @@ def evaluate(images, tasks, *, size, steps, cache_dir, progress=True, inr="fit")
                 rows[cname]["seconds"][name] = time.perf_counter() - t0
                 rows[cname]["psnr"][name] = psnr(out, target, data_range=1.0)
                 rows[cname]["ssim"][name] = ssim(out, target, data_range=1.0)
+        inp = rows["input (degraded, as is)"]["psnr"]
         for r in rows.values():
             r["n"] = len(r["psnr"])
+            # gain over the input on the same images (a row with n < len(images) is compared fairly)
+            r["gain_mean"] = float(np.mean([v - inp[k] for k, v in r["psnr"].items()])) if r["psnr"] else float("nan")
             for k in ("psnr", "ssim", "seconds"):
                 r[f"{k}_mean"] = float(np.mean(list(r[k].values()))) if r[k] else float("nan")
         results[t] = dict(params=task.params, rows=rows, fit_seconds=fits)
@@ -227,12 +232,30 @@ def _json_safe(obj):
 def print_table(results) -> None:
     for t, res in results.items():
         rows = res["rows"]
-        base = rows["input (degraded, as is)"]["psnr_mean"]
         print(f"\n## {t}  {res['params']}")
         print(f"{'contender':<42} {'PSNR':>7} {'gain':>7} {'SSIM':>6} {'s/img':>7} {'n':>3}")
         for name, r in rows.items():
-            print(f"{name:<42} {r['psnr_mean']:7.2f} {r['psnr_mean'] - base:+7.2f} {r['ssim_mean']:6.3f} "
+            print(f"{name:<42} {r['psnr_mean']:7.2f} {r['gain_mean']:+7.2f} {r['ssim_mean']:6.3f} "
                   f"{r['seconds_mean']:7.3f} {r['n']:3d}")
+
+
+def markdown(results) -> str:
+    """The results as Markdown tables (one per task), e.g. for docs/restoration.md."""
+    lines = []
+    for t, res in results.items():
+        rows = res["rows"]
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in res["params"].items())
+        lines += ["", f"**{t}** ({params})", "", "| contender | PSNR (dB) | gain over input (dB, same images) | SSIM | s / image | n |",
+                  "|---|---|---|---|---|---|"]
+        for name, r in rows.items():
+            p, g, q, sec = (float(r[k]) for k in ("psnr_mean", "gain_mean", "ssim_mean", "seconds_mean"))
+            if r["n"] == 0:
+                lines.append(f"| {name} | — | — | — | — | 0 |")
+                continue
+            ps = "∞" if np.isinf(p) else f"{p:.2f}"
+            gain = "∞" if np.isinf(p) else f"{g:+.2f}"
+            lines.append(f"| {name} | {ps} | {gain} | {q:.3f} | {sec:.3f} | {r['n']} |")
+    return "\n".join(lines[1:])
 
 
 def tune(images, *, size) -> dict:
@@ -266,7 +289,16 @@ def metadata(args, images, size, steps) -> dict:
     from insp import __version__
     from insp.fields import DEFAULTS
 
+    def version(name):
+        from importlib.metadata import PackageNotFoundError, version as v
+
+        try:
+            return v(name)
+        except PackageNotFoundError:
+            return None
+
     return dict(insp=__version__, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
+                opencv=version("opencv-python-headless"), bm3d=version("bm3d"),
                 skimage=skimage.__version__, python=platform.python_version(), machine=platform.machine(),
                 threads=torch.get_num_threads(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                 images=list(images), size=size, fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
@@ -291,6 +323,8 @@ def main(argv=None) -> int:
                     help="--build: hold flock on this file for each fit only (e.g. /tmp/insp-bench.lock)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 2 images, 32x32, 30 steps, temporary cache")
     ap.add_argument("--out", type=Path, default=OUT / "restoration.json")
+    ap.add_argument("--markdown", type=Path, default=None,
+                    help="print the tables of this results JSON as Markdown and exit")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -302,6 +336,9 @@ def main(argv=None) -> int:
         images, size, steps = data.TEST_IMAGES[:2], 32, 30
         tmp = tempfile.TemporaryDirectory()
         cache = Path(tmp.name)
+    if args.markdown is not None:
+        print(markdown(json.loads(args.markdown.read_text())["tasks"]))
+        return 0
     try:
         if args.build:
             build(images, args.tasks, size=size, steps=steps, cache_dir=cache, lock=args.lock)

@@ -30,6 +30,9 @@ def test_evaluate_cached_only_then_after_build(tmp_path):
     assert math.isinf(res["blur"]["rows"]["gaussian_filter of the pixels (= target)"]["psnr_mean"])
     assert "Wiener (reflect pad)" in res["deblur"]["rows"] and "BM3D (sigma known)" in res["denoise"]["rows"]
     assert not list(tmp_path.iterdir())
+    assert res["denoise"]["rows"]["input (degraded, as is)"]["gain_mean"] == 0
+    table = mod.markdown(res)
+    assert "| biharmonic |" in table and "| INR fitted to the input | — | — | — | — | 0 |" in table
 
     recs = mod.build(["camera"], ["inpaint"], order=1, **kw)
     assert [(r["task"], r["protocol"], r["from_cache"]) for r in recs] == [("inpaint", "degraded", False),
