@@ -182,7 +182,10 @@ def text_overlay(img, *, text=None, seed: int, value: float = 1.0, font_size: in
         font_size = max(8, h // 12)
     if isinstance(font_size, bool) or not isinstance(font_size, (int, np.integer)) or font_size < 1:
         raise ValueError(f"font_size must be a positive integer, got {font_size!r}")
-    font = ImageFont.load_default(size=int(font_size))
+    try:
+        font = ImageFont.load_default(size=int(font_size))  # Pillow >= 10.1 with FreeType: a scalable font
+    except TypeError as err:  # pragma: no cover - depends on the installed Pillow
+        raise ImportError("text_overlay needs Pillow >= 10.1 (a sizeable default font)") from err
     canvas = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(canvas)
     for line in lines:
