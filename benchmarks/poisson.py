@@ -1,6 +1,7 @@
 """Benchmark: gradient-domain reconstruction and Poisson blending, INR vs pixel grids (issue 6).
 
-    flock /tmp/insp-bench.lock python benchmarks/poisson.py [--quick] [--size 256] [--pair-size 96]
+    OMP_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/poisson.py [--quick] [--size 256]
+        [--pair-size 96] [--parts recon,blend]
 
 Prints a table, writes ``benchmarks/results/poisson.json`` and PNG figures
 (blends next to both baselines, the 4x seam crop) under ``benchmarks/results/``.
@@ -77,21 +78,21 @@ def render(f, shape):
         return f.sample(shape).double().numpy()
 
 
-def recon(size, fit_steps, grad_steps, time_limit, log):
+def recon(size, fit_steps, grad_steps, lap_steps, log):
     img = camera(size)
     t = time.perf_counter()
-    src, h = fit(img, channel_axis=None, steps=fit_steps, progress=False, data_range=1.0)
+    src, h = fit(img, channel_axis=None, steps=fit_steps, progress=False, data_range=1.0, seed=0)
     t_fit = time.perf_counter() - t
     srcimg = render(src, img.shape)[..., 0]
     res = dict(size=size, source_fit_psnr=psnr(srcimg, img), source_fit_s=t_fit)
     for kind in ("gradients", "laplacian"):
         t = time.perf_counter()
         if kind == "gradients":
-            f, hist = fit_gradients(gradient(src), shape=img.shape, steps=grad_steps, lr=1e-4, batch_size=8192,
-                                    time_limit=time_limit, progress=False)
+            f, hist = fit_gradients(gradient(src), shape=img.shape, steps=grad_steps, lr=1e-4, batch_size=4096,
+                                    progress=False)
         else:
-            f, hist = fit_laplacian(laplacian(src), shape=img.shape, steps=grad_steps, lr=1e-4, batch_size=8192,
-                                    time_limit=time_limit, value_range=1.0, progress=False)
+            f, hist = fit_laplacian(laplacian(src), shape=img.shape, steps=lap_steps, lr=1e-4, batch_size=4096,
+                                    value_range=1.0, progress=False)
         dt = time.perf_counter() - t
         out = render(f, img.shape)[..., 0]
         out_c = out - out.mean() + img.mean()
@@ -112,8 +113,7 @@ def recon(size, fit_steps, grad_steps, time_limit, log):
 def blend_pair(name, s, t, m, args, log):
     n = t.shape[0]
     t0 = time.perf_counter()
-    out, info = poisson_blend(s, t, m, fit_steps=args.fit_steps, steps=args.blend_steps, progress=False,
-                              return_info=True)
+    out, info = poisson_blend(s, t, m, fit_steps=args.fit_steps, progress=False, return_info=True)
     t_inr = time.perf_counter() - t0
     R = render(out, (n, n))
     S, T = render(info["source_field"], (n, n)), render(info["target_field"], (n, n))
@@ -137,7 +137,7 @@ def blend_pair(name, s, t, m, args, log):
                seam_inr=bp.seam_visibility(R, m), seam_grid_poisson=bp.seam_visibility(ref_p, m),
                seam_cv_normal=bp.seam_visibility(cvn, m), seam_cv_mixed=bp.seam_visibility(cvm, m),
                seam_paste=bp.seam_visibility(bp.paste(s, t, m), m), seam_target=bp.seam_visibility(t, m),
-               time_inr_total_s=t_inr, time_inr_blend_s=info["blend_s"] + info.get("prefit_s", 0),
+               time_inr_total_s=t_inr, time_inr_blend_s=info["membrane_s"] + info["potential_s"],
                time_fits_s=info["fit_target_s"] + info["fit_source_s"], time_grid_poisson_s=t_grid,
                time_cv_s=t_cv)
     log(f"{name}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items() if isinstance(v, float)))
@@ -158,28 +158,38 @@ def seam_crop(out, m, n, name):
 
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--pair-size", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--recon-time", type=float, default=240.0)
+    ap.add_argument("--fit-steps", type=int, default=300, help="image fits of the blend pairs")
+    ap.add_argument("--recon-fit-steps", type=int, default=1000, help="the camera INR (the gradient target)")
+    ap.add_argument("--grad-steps", type=int, default=300)
+    ap.add_argument("--lap-steps", type=int, default=150)
+    ap.add_argument("--parts", default="recon,blend", help="comma-separated: recon, blend")
+    ap.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args()
+    OUT = args.out or OUT
     if args.quick:
-        args.size, args.pair_size, args.recon_time = 64, 48, 30.0
-    args.fit_steps = 100 if args.quick else 300
-    args.blend_steps = 100 if args.quick else 300
+        args.size, args.pair_size = 64, 48
+        args.fit_steps, args.recon_fit_steps, args.grad_steps, args.lap_steps = 100, 100, 30, 20
+    parts = set(args.parts.split(","))
     torch.set_num_threads(args.threads)  # 1: OpenMP spin-waits make 2 threads slower on a shared 2-core box
     OUT.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     log = lambda s: print(s, flush=True)  # noqa: E731
-    rec = recon(args.size, args.fit_steps, 5000, args.recon_time, log)
-    rows = []
-    for k, (name, s, t, m) in enumerate(pairs(args.pair_size)):
-        row, out, mm = blend_pair(name, s, t, m, args, log)
-        rows.append(row)
-        if k == 0:
-            seam_crop(out, mm, args.pair_size, "pair0")
+    old = json.loads((OUT / "poisson.json").read_text()) if (OUT / "poisson.json").exists() else {}
+    rec = recon(args.size, args.recon_fit_steps, args.grad_steps, args.lap_steps, log) if "recon" in parts \
+        else old.get("reconstruction")
+    rows = [] if "blend" in parts else old.get("blending", [])
+    if "blend" in parts:
+        for k, (name, s, t, m) in enumerate(pairs(args.pair_size)):
+            row, out, mm = blend_pair(name, s, t, m, args, log)
+            rows.append(row)
+            if k == 0:
+                seam_crop(out, mm, args.pair_size, "pair0")
     total = time.perf_counter() - t_all
     head = ["pair", "vs grid (same fields)", "vs grid (pixels)", "grad err in", "seam INR", "seam grid", "seam cv",
             "seam paste", "t INR", "t grid", "t cv"]
@@ -195,7 +205,8 @@ def main():
     meta = dict(torch=torch.__version__, numpy=np.__version__, python=platform.python_version(),
                 threads=torch.get_num_threads(), machine=platform.machine(), quick=args.quick, seed=0,
                 total_s=total, args=vars(args))
-    (OUT / "poisson.json").write_text(json.dumps(dict(reconstruction=rec, blending=rows, run=meta), indent=2))
+    runs = dict(old.get("runs", {}), **{p: meta for p in parts})
+    (OUT / "poisson.json").write_text(json.dumps(dict(reconstruction=rec, blending=rows, runs=runs), indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -199,12 +199,20 @@ def operators_section(ctx: DemoContext) -> None:
     run(ctx)
 
 
+def poisson_section(ctx: DemoContext) -> None:
+    """The cat's face blended into the coffee scene, next to both baselines (:mod:`insp.demo_poisson`)."""
+    from .demo_poisson import poisson_section as run
+
+    run(ctx)
+
+
 #: The demo's sections, run in order.  Append yours (see the module notes).
 SECTIONS: list[Section] = [
     Section("fit", fit_section),
     Section("reconstruction", reconstruction_section),
     Section("file", file_section),
     Section("edges+blur", operators_section),
+    Section("poisson", poisson_section),
 ]
 
 
