@@ -1,0 +1,185 @@
+"""Pretrained INSP-Net operators: restoration on fitted INRs without any training by the user.
+
+>>> import insp                                                      # doctest: +SKIP
+>>> field, _ = insp.fit(noisy_256x256)                               # doctest: +SKIP
+>>> clean = insp.ops.denoise(field).sample((256, 256))               # doctest: +SKIP
+
+Each operator is an :class:`~insp.ops.inspnet.INSPNet` (partials of order <= 4 (2 for denoise) of
+the field, 64x3 SiLU MLP, residual: it outputs ``f + correction``) trained by
+``benchmarks/train_operators.py`` and shipped as ``insp/ops/pretrained/<name>.inspop``
+(package data, about 40 kB each).  The weights are read on first use and kept
+(one read per operator and process).  Every function returns a lazy Field that
+can be sampled at any resolution.
+
+========================  =============================================================================
+``denoise(field)``        Gaussian noise, sigma 25/255 (values in [0, 1])
+``deblur(field)``         Gaussian blur of sigma 2 px (reflect boundary)
+``blur(field)``           Gaussian blur of sigma 1 px (as ``scipy.ndimage.gaussian_filter``)
+``inpaint(field)``        30 % random pixel holes set to 0; ``protocol="known"`` for an INR fitted to the
+                          known pixels only (``insp.fit(img, mask=known)``)
+``remove_text(field)``    white text drawn over the image
+========================  =============================================================================
+
+What the operators expect
+-------------------------
+The INR the operators were trained on (``available_operators()[name]["inr"]``):
+a SIREN with ``insp.fit``'s defaults (3 hidden layers of 128, omega_0 = 30 in
+every layer, 1000 steps), fitted to a gray 256x256 image on ``[-1, 1]^2``,
+i.e. samples ``2/255`` apart in coordinate units.  The derivatives an
+operator reads scale with that spacing (an order-k partial by ``spacing^-k``),
+so an image of another size must be fitted on the domain that keeps the
+spacing: ``insp.fit(img, domain=pretrained_domain(img.shape))``.  Colour
+images work channel by channel (the operators are trained on gray images).
+
+Checked before anything is computed (``ValueError`` / ``TypeError`` naming the
+problem): the argument is an ``insp`` Field, 2-D, smooth to order 4 (a ReLU
+network is refused), and a :class:`~insp.fields.inr.Siren` with the trained
+``first_omega_0``/``hidden_omega_0`` (other omegas change the bandwidth the
+derivatives encode).  ``check=False`` skips the last test (e.g. to apply an
+operator to the output of another operator, or to a Fourier-feature network),
+at the caller's risk.  The sample spacing cannot be read from a field, so it
+is documented, not checked.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from importlib import resources
+
+from ..fields.base import Field
+from ..fields.domain import Domain
+from .inspnet import INSPNet, INSPNetField, load_operator
+from .linear import check_field
+
+__all__ = ["denoise", "deblur", "blur", "inpaint", "remove_text", "available_operators", "load_pretrained",
+           "pretrained_domain", "OPERATOR_FILES"]
+
+#: Operator name -> file in ``insp/ops/pretrained/``.
+OPERATOR_FILES = {
+    "denoise": "denoise.inspop",
+    "deblur": "deblur.inspop",
+    "blur": "blur.inspop",
+    "inpaint": "inpaint.inspop",
+    "inpaint_known": "inpaint_known.inspop",
+    "text": "text.inspop",
+}
+
+#: The pixel spacing (coordinate units) of the fits the operators were trained on: 256 samples over [-1, 1].
+TRAINED_SPACING = 2.0 / 255
+
+
+def _check_name(name) -> str:
+    if name not in OPERATOR_FILES:
+        raise ValueError(f"name must be one of {list(OPERATOR_FILES)}, got {name!r}")
+    return name
+
+
+@lru_cache(maxsize=None)
+def load_pretrained(name: str) -> INSPNet:
+    """The shipped operator ``name`` (read once per process, eval mode, no gradients to its weights).
+
+    Raises ``FileNotFoundError`` if the package was installed without its
+    data files (the weights are package data of ``insp.ops``).
+    """
+    ref = resources.files("insp.ops").joinpath("pretrained", OPERATOR_FILES[_check_name(name)])
+    if not ref.is_file():
+        raise FileNotFoundError(f"the weights of the pretrained operator {name!r} ({ref}) are missing: the package "
+                                f"data of insp.ops was not installed (reinstall insp, or retrain them with "
+                                f"benchmarks/train_operators.py)")
+    with resources.as_file(ref) as path:
+        net = load_operator(path)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+@lru_cache(maxsize=None)
+def _metadata(name: str) -> dict:
+    from ..fields.io import read_header
+
+    ref = resources.files("insp.ops").joinpath("pretrained", OPERATOR_FILES[_check_name(name)])
+    load_pretrained(name)  # the clear error if missing
+    with resources.as_file(ref) as path:
+        return read_header(path, kind="insp-operator")["metadata"]
+
+
+def available_operators() -> dict[str, dict]:
+    """Every shipped operator with its metadata: task and parameters, the INR it expects, training data, times."""
+    return {name: dict(_metadata(name)) for name in OPERATOR_FILES}
+
+
+def pretrained_domain(shape) -> Domain:
+    """The domain to fit an image of ``shape`` ``(H, W)`` on so that its samples are ``2/255`` apart (as in training).
+
+    ``(256, 256)`` gives ``[-1, 1]^2``; other sizes a box centred at 0 of
+    half-width ``(n - 1) / 255`` per axis.
+    """
+    try:
+        dims = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"shape must be a pair of pixel counts (H, W), got {shape!r}") from None
+    if len(dims) != 2 or any(n < 2 or n != s for n, s in zip(dims, shape)):
+        raise ValueError(f"shape must be a pair of integers >= 2 (H, W), got {shape!r}")
+    return Domain(tuple((-(n - 1) * TRAINED_SPACING / 2, (n - 1) * TRAINED_SPACING / 2) for n in dims))
+
+
+def _check_inr(field: Field, name: str, check: bool) -> None:
+    field = check_field(field)
+    if field.in_features != 2:
+        raise ValueError(f"field has dimension {field.in_features}; the pretrained {name!r} operator acts on 2-D "
+                         f"fields (images)")
+    if not check:
+        return
+    from ..fields.inr import Siren
+
+    inr = _metadata(name)["inr"]
+    if not isinstance(field, Siren):
+        raise ValueError(f"the pretrained {name!r} operator was trained on SIRENs fitted by insp.fit "
+                         f"({inr['hidden_layers']}x{inr['hidden_features']}, omega_0 {inr['first_omega_0']}); got a "
+                         f"{type(field).__name__}. Pass check=False to apply it anyway.")
+    for key in ("first_omega_0", "hidden_omega_0"):
+        if not math.isclose(getattr(field, key), inr[key], rel_tol=1e-6):
+            raise ValueError(f"field has {key}={getattr(field, key)}, but the pretrained {name!r} operator was "
+                             f"trained on SIRENs with {key}={inr[key]} (the derivatives it reads would be on "
+                             f"another scale). Fit with insp.fit's defaults, or pass check=False.")
+
+
+def _apply(name: str, field, check: bool) -> INSPNetField:
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be a bool, got {type(check).__name__}")
+    _check_inr(field, name, check)
+    return load_pretrained(name).apply(field)
+
+
+def denoise(field: Field, *, check: bool = True) -> INSPNetField:
+    """Remove Gaussian noise (sigma 25/255) from an INR fitted to a noisy image (module notes)."""
+    return _apply("denoise", field, check)
+
+
+def deblur(field: Field, *, check: bool = True) -> INSPNetField:
+    """Undo a Gaussian blur of sigma 2 pixels on an INR fitted to the blurred image (module notes)."""
+    return _apply("deblur", field, check)
+
+
+def blur(field: Field, *, check: bool = True) -> INSPNetField:
+    """Gaussian blur of sigma 1 pixel, learned (``gaussian_blur`` is the closed-form one; module notes)."""
+    return _apply("blur", field, check)
+
+
+def inpaint(field: Field, *, protocol: str = "degraded", check: bool = True) -> INSPNetField:
+    """Fill 30 % random pixel holes.
+
+    ``protocol="degraded"``: ``field`` was fitted to the whole holey image
+    (holes = 0; the INSP-Net paper's protocol).  ``protocol="known"``:
+    ``field`` was fitted to the known pixels only (``insp.fit(img,
+    mask=known)``), and the operator trained on such fits refines it.
+    """
+    if protocol not in ("degraded", "known"):
+        raise ValueError(f"protocol must be 'degraded' or 'known', got {protocol!r}")
+    return _apply("inpaint" if protocol == "degraded" else "inpaint_known", field, check)
+
+
+def remove_text(field: Field, *, check: bool = True) -> INSPNetField:
+    """Remove white text drawn over an image, on an INR fitted to the whole image (module notes)."""
+    return _apply("text", field, check)
