@@ -19,8 +19,8 @@ where the task provides them); PSNR and SSIM (data range 1) against the
 task's target, means over the test images.  Prints a table and writes
 ``benchmarks/results/restoration.json``.
 
-Learned operators enter through :func:`learned_contenders` (empty here; the
-training step fills it).
+Learned operators enter through :func:`learned_contenders`: the operators
+shipped in ``insp/ops/pretrained/`` (``benchmarks/train_operators.py``).
 """
 
 from __future__ import annotations
@@ -166,9 +166,30 @@ def inr_contenders(task: str) -> dict:
     return rows
 
 
+def _learned(operator: str, protocol: str):
+    """``fn(case)``: the shipped operator ``operator`` on the INR fitted with ``protocol``, sampled on the grid."""
+    def fn(c):
+        from insp.ops.pretrained import load_pretrained
+
+        if protocol not in c.fields:
+            raise MissingFit(f"{c.image}/{c.task.name}/{protocol}")
+        with torch.no_grad():
+            out = load_pretrained(operator).apply(c.fields[protocol]).sample((c.size, c.size))
+        return _clip(out.double().numpy()[..., 0])
+
+    return fn
+
+
 def learned_contenders(task: str) -> dict:
-    """Hook for the learned operators (name -> fn(case)); the training step adds its rows here."""
-    return {}
+    """The pretrained INSP-Net operators of ``insp.ops`` (``benchmarks/train_operators.py``; docs/pretrained.md).
+
+    Inpainting gets both protocols: the operator on the INR fitted to the holey image (the paper's) and the
+    operator trained on known-pixel fits applied to the INR fitted to the known pixels only.
+    """
+    rows = {f"INSP-Net {task} (pretrained) on the input's INR": _learned(task, "degraded")}
+    if task == "inpaint":
+        rows["INSP-Net inpaint_known on the known-pixel INR"] = _learned("inpaint_known", "known")
+    return rows
 
 
 def evaluate(images, tasks, *, size, steps, cache_dir, progress=True, inr="fit") -> dict:
