@@ -258,8 +258,11 @@ def main(argv=None) -> int:
             res = validate(args, args.operators, size, fit_steps, cache, train)
             doc = dict(images=args.images, val_image=args.val_image, net=NET, train=train, candidates=CANDIDATES,
                        heldout_psnr=res, seconds=time.perf_counter() - t0)
-            if not args.quick:
-                (OUT / "train_operators_validation.json").write_text(json.dumps(doc, indent=1))
+            if not args.quick:  # one entry per held-out image, earlier ones kept
+                path = OUT / "train_operators_validation.json"
+                runs = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+                runs[args.val_image] = doc
+                path.write_text(json.dumps(dict(runs=runs), indent=1))
             return 0
         summary = train_all(args, args.operators, size, fit_steps, cache, train, out_dir)
         doc = dict(operators=summary, net=NET, train=train, images=args.images, wall_seconds=time.perf_counter() - t0,

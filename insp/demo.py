@@ -206,6 +206,13 @@ def poisson_section(ctx: DemoContext) -> None:
     run(ctx)
 
 
+def restoration_section(ctx: DemoContext) -> None:
+    """Pretrained denoise/deblur/inpaint next to classical baselines (:mod:`insp.demo_restoration`)."""
+    from .demo_restoration import restoration_section as run
+
+    run(ctx)
+
+
 #: The demo's sections, run in order.  Append yours (see the module notes).
 SECTIONS: list[Section] = [
     Section("fit", fit_section),
@@ -213,6 +220,7 @@ SECTIONS: list[Section] = [
     Section("file", file_section),
     Section("edges+blur", operators_section),
     Section("poisson", poisson_section),
+    Section("restoration", restoration_section),
 ]
 
 
