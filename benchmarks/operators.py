@@ -122,20 +122,26 @@ def resized(img: np.ndarray, n: int) -> np.ndarray:
     return resize(img, (n, n), order=1, anti_aliasing=True, mode="reflect")
 
 
-def fitted(signal: np.ndarray, key: str, *, steps: int, seed: int, cache: Path):
+def fitted(signal: np.ndarray, key: str, *, steps: int, seed: int, cache: Path, first_omega: float | None = None):
     """Fit (or load from the cache) the library's default SIREN to ``signal``; returns (field, info).
 
     Fits run a fixed number of ``steps`` (no time limit), so quality figures do not depend on how busy
-    the machine is.
+    the machine is.  ``first_omega`` replaces the default first-layer frequency (30).
     """
-    from insp.fields.fit import fit
+    from insp.fields.fit import DEFAULTS, fit
+    from insp.fields.inr import Siren
     from insp.fields.io import load, read_header, save
 
+    model = None
+    if first_omega is not None:
+        model = Siren(2, 1, hidden_features=DEFAULTS["hidden_features"], hidden_layers=DEFAULTS["hidden_layers"],
+                      first_omega_0=first_omega, hidden_omega_0=DEFAULTS["hidden_omega_0"], seed=seed)
+        key = f"{key}_w{first_omega:g}"
     path = cache / f"{key}_{signal.shape[0]}x{signal.shape[1]}_s{steps}_seed{seed}.inspf"
     if path.exists():
         meta = read_header(path).get("metadata", {})
         return load(path), dict(meta.get("fit", {}), cached=True)
-    fld, hist = fit(signal, channel_axis=None, steps=steps, seed=seed, progress=False)
+    fld, hist = fit(signal, channel_axis=None, model=model, steps=steps, seed=seed, progress=False)
     info = dict(steps=hist.steps, stopped=hist.stopped, psnr=float(hist.final_psnr), seconds=float(hist.wall_time))
     cache.mkdir(parents=True, exist_ok=True)
     save(fld, path, metadata=dict(source=key, shape=list(signal.shape), fit=info))
@@ -269,7 +275,7 @@ def part_edges(cfg, args, cache: Path) -> dict:
         ref = resized(img, hi)
         low = resized(img, lo)
         ref_mag = baselines.gradient_magnitude(ref, method="central")
-        fld, info = fitted(low, f"edges-{name}", steps=cfg["edge_steps"],
+        fld, info = fitted(low, f"edges-{name}", steps=cfg["edge_steps"], first_omega=args.edge_first_omega,
                            seed=args.seed, cache=cache)
         t0 = time.perf_counter()
         g = gradient_at(fld, x, create_graph=False)[:, 0, :].double().numpy() * to_hi_px
@@ -533,7 +539,8 @@ def metadata(args, cfg) -> dict:
     return dict(insp=getattr(insp, "__version__", None), torch=torch.__version__, numpy=np.__version__,
                 scipy=scipy.__version__, skimage=skimage.__version__, python=platform.python_version(),
                 machine=platform.machine(), processor=platform.processor(), threads=torch.get_num_threads(),
-                git_commit=commit, seed=args.seed, quick=args.quick, config={k: list(v) if isinstance(v, tuple)
+                git_commit=commit, seed=args.seed, quick=args.quick, edge_first_omega=args.edge_first_omega,
+                config={k: list(v) if isinstance(v, tuple)
                                                                               else v for k, v in cfg.items()},
                 started=time.strftime("%Y-%m-%d %H:%M:%S"))
 
@@ -595,6 +602,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parts", default="derivatives,edges,blur,cost")
     ap.add_argument("--no-figures", action="store_true")
+    ap.add_argument("--edge-first-omega", type=float, default=None,
+                    help="first-layer omega of the SIREN fitted at the low resolution (default: "
+                         "30 * low / 256, the default's angular frequency per pixel of a 256 grid)")
     ap.add_argument("--images", default=None, help="comma-separated skimage.data names (default: the full list)")
     args = ap.parse_args(argv)
 
@@ -603,6 +613,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     cfg = dict(QUICK if args.quick else FULL)
+    if args.edge_first_omega is None:
+        args.edge_first_omega = 30.0 * cfg["edge_low"] / 256
     if args.images:
         cfg["images"] = cfg["blur_images"] = tuple(args.images.split(","))
     args.out.mkdir(parents=True, exist_ok=True)
