@@ -3,11 +3,12 @@
 Closed-form differential operators, Gaussian blur (heat series and
 quadrature), edge maps, the learnable linear operator, the learned INSP-Net operator
 (:mod:`insp.ops.inspnet`) and its pretrained instances (:mod:`insp.ops.pretrained`:
-``denoise``, ``deblur``, ``blur``, ``inpaint``, ``remove_text``).  Note: ``insp.ops.blur`` is the
-pretrained operator; the closed-form blur lives in :mod:`insp.ops.blur` (``gaussian_blur``).
+``denoise``, ``deblur``, ``blur``, ``inpaint``, ``remove_text``).  ``insp.ops.blur`` is the
+pretrained sigma = 1 px operator; the closed-form blur of any sigma is ``gaussian_blur``
+(:mod:`insp.ops.gaussian`).
 """
 
-from .blur import BLUR_METHODS, GaussianBlur, SeriesDivergenceError, gaussian_blur, heat_series_coefficients, lattice_blur
+from .gaussian import BLUR_METHODS, GaussianBlur, SeriesDivergenceError, gaussian_blur, heat_series_coefficients, lattice_blur
 from .differential import (DifferentialPolynomial, directional_derivative, divergence, gradient, gradient_magnitude,
                            hessian, laplacian, linear_operator, sharpen)
 from .edges import edges, non_maximum_suppression, pixel_gradient
