@@ -31,7 +31,7 @@ __all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "METHODS", "resolve_meth
 METHODS = ("auto", "taylor", "native", "general", "reference")
 
 #: points per chunk for derivative stacks (each point carries M partials per feature)
-DEFAULT_JET_CHUNK = 512
+DEFAULT_JET_CHUNK = 1024
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,29 @@
+"""Cross-check of benchmarks/derivatives.py: Taylor-path costs measured in ONE process, interleaved.
+
+derivatives.py times each path in its own subprocess (for clean peak-memory
+figures); its unit, one forward pass, is then measured in yet another process,
+and that unit moved by 10-25 % between runs.  Here the forward pass and the
+Laplacian, lap^2 and K = 4 jet share one process and one allocator state, at
+three chunk sizes.  Setting as in derivatives.py (2-D SIREN 2->256x4->1,
+65,536 points, float32, 2 threads); medians of 3.
+
+    .venv/bin/python benchmarks/derivatives_inprocess.py
+"""
+import time, torch, insp
+from insp.jet import jet, laplacian_at
+torch.set_num_threads(2)
+f = insp.Siren(2, 1, hidden_features=256, hidden_layers=3, seed=0)
+for p in f.parameters(): p.requires_grad_(False)
+x = f.domain.grid((256, 256)).reshape(-1, 2)
+def t(fn, r=3):
+    fn(); ts = []
+    for _ in range(r):
+        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
+    return sorted(ts)[len(ts)//2]
+with torch.no_grad(): fw = t(lambda: f(x), 5)
+print("fw", fw)
+for cs in (512, 1024, 2048):
+    l1 = t(lambda: laplacian_at(f, x, power=1, chunk_size=cs, create_graph=False))
+    l2 = t(lambda: laplacian_at(f, x, power=2, chunk_size=cs, create_graph=False))
+    k4 = t(lambda: jet(f, x, order=4, chunk_size=cs, create_graph=False).values, 1)
+    print(cs, "lap", round(l1/fw, 2), "lap2", round(l2/fw, 2), "K4", round(k4/fw, 2), flush=True)
