@@ -112,17 +112,12 @@ def camera_image(*, size: int = 256) -> np.ndarray:
     """``skimage.data.camera()`` in [0, 1], area-averaged to ``size x size`` (256 by default).
 
     skimage ships it at 512x512; the demo and ``benchmarks/fit_speed.py`` use
-    the 2x2 block mean (256x256), the footing of the fitting targets.
+    the 2x2 block mean (256x256), the footing of the fitting targets.  One
+    loader for every image: :func:`insp.data.gray`.
     """
-    import skimage.data
+    from . import data
 
-    img = skimage.data.camera().astype(np.float64) / 255.0
-    h, w = img.shape
-    if h % size == 0 and w % size == 0:
-        return img.reshape(size, h // size, size, w // size).mean(axis=(1, 3))
-    from skimage.transform import resize
-
-    return resize(img, (size, size), anti_aliasing=True)
+    return data.gray("camera", size=size)
 
 
 # --------------------------------------------------------------------------- sections
