@@ -8,7 +8,7 @@ from insp.baselines import poisson as bp
 from insp.fields import Domain, Siren
 from insp.jet import gradient_at, jet
 from insp.ops import (Anchor, CompositeGradient, GridField, Translated, composite_gradient, fit_gradients,
-                      fit_laplacian, gradient, laplacian, poisson_blend)
+                      fit_laplacian, gradient, integrate_gradient, laplacian, poisson_blend)
 from insp.testing import GaussianSum, Polynomial
 
 
@@ -128,7 +128,7 @@ def test_composite_gradient_errors():
 def test_fit_gradients_recovers_an_analytic_field_up_to_a_constant():
     g = GaussianSum([1.0, -0.7], [[0.2, -0.3], [-0.4, 0.5]], [0.3, 0.25], dtype=torch.float32)
     f, hist = fit_gradients(gradient(g), model=tiny(width=32), steps=150, lr=1e-3, batch_size=1024,
-                            anchor=0.25, progress=False)
+                            anchor=0.25, init="random", progress=False)
     x = grid(48)
     a, b = f(x).detach()[:, 0].numpy(), g(x)[:, 0].numpy()
     assert centred_psnr(a, b) > 35
@@ -142,10 +142,53 @@ def test_fit_gradients_from_grid_arrays_with_point_anchor():
     garr = gradient_at(p, x).reshape(16, 16, 1, 2).numpy()
     pin = torch.tensor([[0.0, 0.0]])
     f, _ = fit_gradients(garr, model=tiny(width=32), anchor=Anchor.points(pin, torch.tensor([[2.0]])), steps=200,
-                         lr=1e-3, batch_size=1024, progress=False)
+                         lr=1e-3, batch_size=1024, init="random", progress=False)
     got = f(x).detach()[:, 0]
     assert float(f(pin).detach()[0, 0]) == pytest.approx(2.0, abs=0.05)
     assert centred_psnr(got.numpy(), p(x)[:, 0].numpy()) > 30
+
+
+def test_integrate_gradient_is_exact_for_cubics():
+    # Simpson's rule integrates a cubic's gradient (quadratic) exactly along every grid edge, so the
+    # least-squares potential is the polynomial itself up to its mean, to rounding
+    p = Polynomial({(3, 0): 0.4, (1, 2): -0.7, (0, 2): 0.3, (1, 0): 1.1, (0, 1): -0.2}, dtype=torch.float64)
+    shape = (17, 23)
+    u = integrate_gradient(gradient(p), shape)
+    want = p(Domain.cube(2).grid(shape, dtype=torch.float64)).numpy()
+    assert u.shape == (*shape, 1)
+    assert abs(u.mean()) < 1e-12
+    np.testing.assert_allclose(u, want - want.mean(), atol=1e-11)
+
+
+def test_integrate_gradient_converges_at_high_order_and_per_channel():
+    # a smooth two-channel field: the error of each channel falls by >= 2^3.5 per halving of the spacing
+    f = Siren(2, 2, hidden_features=16, hidden_layers=2, first_omega_0=3, hidden_omega_0=3, seed=1).double()
+    errs = []
+    for n in (9, 17, 33):
+        u = integrate_gradient(gradient(f), (n, n))
+        with torch.no_grad():
+            want = f(Domain.cube(2).grid((n, n), dtype=torch.float64)).numpy()
+        errs.append(np.abs(u - (want - want.mean((0, 1)))).max((0, 1)))
+    errs = np.array(errs)  # (3 sizes, 2 channels)
+    assert (errs[-1] < 1e-4).all(), errs
+    assert (errs[:-1] / errs[1:] > 2 ** 3.5).all(), errs
+
+
+def test_fit_gradients_integrate_init_meets_each_anchor():
+    g = GaussianSum([1.0, -0.7], [[0.2, -0.3], [-0.4, 0.5]], [0.3, 0.25], dtype=torch.float32)
+    x = grid(32)
+    truth = g(x)[:, 0].numpy()
+    pin = torch.tensor([[0.1, -0.2]])
+    anchors = [(0.25, lambda f: f(x).mean() - 0.25),
+               (Anchor.points(pin, torch.tensor([[3.0]])), lambda f: f(pin)[0, 0] - 3.0),
+               (Anchor.boundary(g), lambda f: (f(x) - g(x)).mean())]  # boundary of g itself: no offset at all
+    for anchor, off in anchors:
+        f, hist = fit_gradients(gradient(g), model=tiny(width=32), shape=(32, 32), init_steps=300, steps=20,
+                                batch_size=1024, anchor=anchor, progress=False)
+        got = f(x).detach()[:, 0].numpy()
+        assert hist.config["init"] == "integrate" and hist.config["init_steps"] == 300
+        assert centred_psnr(got, truth) > 35
+        assert abs(float(off(f).detach())) < 0.05, anchor
 
 
 def test_fit_laplacian_with_boundary_anchor():
@@ -174,6 +217,10 @@ def test_fit_gradients_errors():
         fit_gradients(np.full((8, 8, 2), np.nan), progress=False)
     with pytest.raises(ValueError, match="steps"):
         fit_gradients(np.zeros((8, 8, 2)), steps=0, progress=False)
+    with pytest.raises(ValueError, match="init must be"):
+        fit_gradients(np.zeros((8, 8, 2)), init="poisson", progress=False)
+    with pytest.raises(ValueError, match="init_steps"):
+        fit_gradients(np.zeros((8, 8, 2)), init_steps=0, progress=False)
 
 
 # --------------------------------------------------------------------------- poisson_blend
