@@ -234,7 +234,8 @@ def main():
                 threads=torch.get_num_threads(), machine=platform.machine(), quick=args.quick, seed=0,
                 total_s=total, args=vars(args))
     runs = dict(old.get("runs", {}), **{p: meta for p in parts})
-    (OUT / "poisson.json").write_text(json.dumps(dict(reconstruction=rec, blending=rows, seam_rings=rings, runs=runs), indent=2, default=str))
+    result = dict(reconstruction=rec, blending=rows, seam_rings=rings, runs=runs)
+    (OUT / "poisson.json").write_text(json.dumps(result, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from ..fields.domain import Domain, check_shape
 from ..jet.engine import gradient_at, laplacian_at
 from .linear import check_field
 
-__all__ = ["BLEND_MODES", "INTEGRATION_SHAPE", "Anchor", "GridField", "Translated", "CompositeGradient", "PoissonBlendField",
+__all__ = ["BLEND_MODES", "INTEGRATION_SHAPE", "Anchor", "GridField", "Translated", "CompositeGradient",
+           "PoissonBlendField",
            "composite_gradient", "fit_gradients", "fit_laplacian", "integrate_gradient", "poisson_blend"]
 
 #: guidance-field modes of :func:`poisson_blend` / :func:`composite_gradient`
