@@ -323,6 +323,7 @@ def metadata(args, images, size, steps) -> dict:
                 skimage=skimage.__version__, python=platform.python_version(), machine=platform.machine(),
                 threads=torch.get_num_threads(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                 images=list(images), size=size, fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
+                fit_overrides={name: t.fit for name, t in TASKS.items() if t.fit},
                 degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
 
 

@@ -89,13 +89,15 @@ def git_commit() -> str | None:
         return None
 
 
-def inr_config(size: int, steps: int | None) -> dict:
-    """The INR configuration the operators are trained on (and check for): the ``insp.fit`` defaults."""
+def inr_config(task: str, size: int, steps: int | None) -> dict:
+    """The INR configuration an operator is trained on (and checks for): the ``insp.fit`` defaults with the
+    task's overrides (:func:`insp.tasks.fit_config`)."""
     from insp.fields import DEFAULTS
+    from insp.tasks import fit_config
 
-    return dict(architecture="siren", **{k: DEFAULTS[k] for k in ("hidden_features", "hidden_layers",
-                                                                   "first_omega_0", "hidden_omega_0", "lr",
-                                                                   "batch_size")},
+    cfg = fit_config(task)
+    return dict(architecture="siren", **{k: cfg[k] for k in ("hidden_features", "hidden_layers", "first_omega_0",
+                                                             "hidden_omega_0", "lr", "batch_size")},
                 steps=steps or DEFAULTS["steps"], fit_seed=0, image_size=size, domain=[-1.0, 1.0],
                 pixel_spacing=2.0 / (size - 1), channels=1)
 
@@ -197,7 +199,7 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         data_seconds = time.perf_counter() - t0
         ckpt_dir = Path(cache) / "train_operators"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tag = "-".join(args.images) + f"-{size}"
+        tag = "-".join(args.images) + f"-{size}-w{inr_config(task, size, fit_steps)['first_omega_0']:g}"
         ckpt = ckpt_dir / f"{name}-{tag}.ckpt"
         before = _checkpoint_seconds(ckpt)  # a resumed run adds the time spent before the interruption
         net, hist = train_one(name, values, targets, config=config, train=train, checkpoint=ckpt,
@@ -207,7 +209,8 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         fit_total = float(sum(v for v in fits.values() if v is not None))
         meta = dict(
             name=name, task=task, task_params=get_task(task).params, protocol=protocol,
-            inr=inr_config(size, fit_steps), training_images=list(args.images), training_points=int(values.shape[0]),
+            inr=inr_config(task, size, fit_steps), training_images=list(args.images),
+            training_points=int(values.shape[0]),
             degradation_seeds="insp.tasks.image_seed(name)", train=dict(train), order=config["order"], net=config,
             training_seconds=round(train_seconds, 1), fit_seconds=round(fit_total, 1),
             data_seconds=round(data_seconds, 1), final_loss=hist.loss[-1], held_in_psnr=held_in,

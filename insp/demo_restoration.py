@@ -3,9 +3,9 @@
 Registered in :data:`insp.demo.SECTIONS`.  To stay fast it works on a crop of
 the camera image (48x48; 24x24 with ``--quick``), degraded by the tasks of
 :mod:`insp.tasks` (noise sigma 25/255, Gaussian blur sigma 2 px, 30 % holes).
-Each degraded crop gets a SIREN fitted on :func:`insp.ops.pretrained_domain`
-(so its samples are 2/255 apart, the spacing the operators were trained
-at), then the pretrained operator is applied to the field and sampled on the
+Each degraded crop gets the SIREN its operator expects, fitted by
+:func:`insp.ops.fit_for_operator` on :func:`insp.ops.pretrained_domain` (so
+its samples are 2/255 apart, the spacing the operators were trained at), then the pretrained operator is applied to the field and sampled on the
 crop's grid.  The crop fits are full-batch and shorter (:data:`FIT_STEPS`)
 than the 256x256 mini-batch fits the operators were trained on, so these
 numbers illustrate (a 48x48 crop fitted for 60 full-batch steps is not the
@@ -47,11 +47,9 @@ def restoration_section(ctx) -> None:
     import torch
 
     from .baselines import restoration as R
-    from .fields.fit import fit
     from .imageio import write_image
     from .metrics import psnr, ssim
-    from .ops import pretrained_domain
-    from .ops.pretrained import deblur, denoise, inpaint
+    from .ops.pretrained import deblur, denoise, fit_for_operator, inpaint
     from .tasks import get_task
 
     if ctx.quick:
@@ -63,7 +61,6 @@ def restoration_section(ctx) -> None:
         raise ValueError(f"the restoration section needs an image of at least {top + n}x{left + n} pixels, "
                          f"got {ctx.image.shape}")
     steps = FIT_STEPS[1] if ctx.quick else FIT_STEPS[0]
-    domain = pretrained_domain((n, n))
     cases = [
         ("denoise", denoise, {"TV (Chambolle)": lambda d: R.denoise_tv(d.input),
                                   "BM3D (sigma known)": lambda d: R.denoise_bm3d(d.input, sigma=d.noise_sigma)}),
@@ -73,8 +70,8 @@ def restoration_section(ctx) -> None:
     for k, (task, op, classical) in enumerate(cases):
         deg = get_task(task).degrade(clean, seed=ctx.seed + k)
         t = time.perf_counter()
-        field, _ = fit(deg.input, steps=steps, seed=ctx.seed, domain=domain, progress=ctx.progress,
-                       channel_axis=None, data_range=1.0)
+        # the INR configuration the operator was trained on (the denoiser's has a first omega of 10)
+        field, _ = fit_for_operator(task, deg.input, steps=steps, seed=ctx.seed, progress=ctx.progress)
         t_fit = time.perf_counter() - t
         with torch.no_grad():
             inr = field.sample((n, n))[..., 0].double().numpy()

@@ -266,3 +266,26 @@ def test_training_tensors(tmp_path, count_fits):
                          progress=False)
     with pytest.raises(ValueError, match="images"):
         training_tensors("coins", "blur", size=10, steps=2, progress=False)
+
+
+def test_fit_config_is_the_defaults_with_the_task_overrides():
+    from insp.fields import DEFAULTS
+    from insp.tasks import Task, cache_key, fit_config
+
+    assert fit_config("denoise")["first_omega_0"] == 10.0  # fits the image, not the noise
+    for name in ("deblur", "blur", "inpaint", "text"):
+        cfg = fit_config(name)
+        assert all(cfg[k] == DEFAULTS[k] for k in cfg), name
+    assert cache_key("camera", "denoise")["fit"] == fit_config("denoise")
+    odd = Task("odd", "unknown override", fit=dict(omega=3.0), _fn=TASKS["blur"]._fn)
+    with pytest.raises(ValueError, match="omega"):
+        fit_config(odd)
+
+
+def test_fit_degraded_uses_the_task_fit_config(tmp_path):
+    from insp.tasks import fit_degraded
+
+    _, field, meta = fit_degraded("camera", "denoise", size=16, steps=2, cache_dir=tmp_path, progress=False)
+    assert field.first_omega_0 == 10.0 and meta["key"]["fit"]["first_omega_0"] == 10.0
+    _, field, _ = fit_degraded("camera", "deblur", size=16, steps=2, cache_dir=tmp_path, progress=False)
+    assert field.first_omega_0 == 30.0

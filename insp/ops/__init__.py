@@ -14,8 +14,8 @@ from .differential import (DifferentialPolynomial, directional_derivative, diver
 from .edges import edges, non_maximum_suppression, pixel_gradient
 from .inspnet import INSPNet, INSPNetField, TrainHistory, load_operator, save_operator, train_operator
 from .linear import LinearOperatorField, OperatorField
-from .pretrained import (available_operators, blur, deblur, denoise, inpaint, load_pretrained, pretrained_domain,
-                         remove_text)
+from .pretrained import (available_operators, blur, deblur, denoise, fit_for_operator, inpaint, load_pretrained,
+                         pretrained_domain, remove_text)
 from .poisson import (BLEND_MODES, INTEGRATION_SHAPE, Anchor, CompositeGradient, GridField, PoissonBlendField,
                       Translated, composite_gradient, fit_gradients, fit_laplacian, integrate_gradient, poisson_blend)
 
@@ -26,5 +26,5 @@ __all__ = ["BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_bl
            "save_operator", "train_operator", "LinearOperatorField", "OperatorField",
            "BLEND_MODES", "INTEGRATION_SHAPE", "Anchor", "CompositeGradient", "GridField", "PoissonBlendField",
            "Translated", "composite_gradient", "fit_gradients", "fit_laplacian", "integrate_gradient", "poisson_blend",
-           "available_operators", "blur", "deblur", "denoise", "inpaint", "load_pretrained", "pretrained_domain",
+           "available_operators", "blur", "deblur", "denoise", "fit_for_operator", "inpaint", "load_pretrained", "pretrained_domain",
            "remove_text"]

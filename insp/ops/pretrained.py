@@ -24,8 +24,11 @@ What the operators expect
 -------------------------
 The INR the operators were trained on (``available_operators()[name]["inr"]``):
 a SIREN with ``insp.fit``'s defaults (3 hidden layers of 128, omega_0 = 30 in
-every layer, 1000 steps), fitted to a gray 256x256 image on ``[-1, 1]^2``,
-i.e. samples ``2/255`` apart in coordinate units.  The derivatives an
+every layer, 1000 steps) -- except the denoiser, whose SIREN has a first-layer
+omega of 10 (it then fits the image, not the noise) -- fitted to a gray
+256x256 image on ``[-1, 1]^2``, i.e. samples ``2/255`` apart in coordinate
+units.  ``fit_for_operator(name, image)`` fits an image of any size exactly
+that way.  The derivatives an
 operator reads scale with that spacing (an order-k partial by ``spacing^-k``),
 so an image of another size must be fitted on the domain that keeps the
 spacing: ``insp.fit(img, domain=pretrained_domain(img.shape))``.  Colour
@@ -53,7 +56,7 @@ from .inspnet import INSPNet, INSPNetField, load_operator
 from .linear import check_field
 
 __all__ = ["denoise", "deblur", "blur", "inpaint", "remove_text", "available_operators", "load_pretrained",
-           "pretrained_domain", "OPERATOR_FILES"]
+           "pretrained_domain", "fit_for_operator", "OPERATOR_FILES"]
 
 #: Operator name -> file in ``insp/ops/pretrained/``.
 OPERATOR_FILES = {
@@ -124,6 +127,34 @@ def pretrained_domain(shape) -> Domain:
     return Domain(tuple((-(n - 1) * TRAINED_SPACING / 2, (n - 1) * TRAINED_SPACING / 2) for n in dims))
 
 
+def fit_for_operator(name: str, image, *, mask=None, steps: int | None = None, seed: int = 0,
+                     progress: bool = True):
+    """Fit ``image`` the way the operator ``name`` expects its input: ``(field, history)``.
+
+    The SIREN sizes, omegas, learning rate, batch size and step count come
+    from the operator's metadata (``available_operators()[name]["inr"]``; the
+    denoiser, for one, expects a first-layer omega of 10), the domain from
+    :func:`pretrained_domain` (any image size).  ``image``: ``(H, W)`` gray or
+    ``(H, W, C)``, values in [0, 1]; ``mask``: known pixels (``inpaint_known``);
+    ``steps`` overrides the trained step count.
+    """
+    import numpy as np
+
+    from ..fields.fit import fit
+    from ..fields.inr import Siren
+
+    inr = _metadata(_check_name(name))["inr"]
+    img = np.asarray(image)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")
+    model = Siren(2, 1 if img.ndim == 2 else img.shape[-1], hidden_features=inr["hidden_features"],
+                  hidden_layers=inr["hidden_layers"], first_omega_0=inr["first_omega_0"],
+                  hidden_omega_0=inr["hidden_omega_0"], domain=pretrained_domain(img.shape[:2]), seed=seed)
+    return fit(img, model=model, steps=inr["steps"] if steps is None else steps, lr=inr["lr"],
+               batch_size=inr["batch_size"], mask=mask, seed=seed, progress=progress,
+               channel_axis=None if img.ndim == 2 else -1, data_range=1.0)
+
+
 def _check_inr(field: Field, name: str, check: bool) -> None:
     field = check_field(field)
     if field.in_features != 2:
@@ -142,7 +173,8 @@ def _check_inr(field: Field, name: str, check: bool) -> None:
         if not math.isclose(getattr(field, key), inr[key], rel_tol=1e-6):
             raise ValueError(f"field has {key}={getattr(field, key)}, but the pretrained {name!r} operator was "
                              f"trained on SIRENs with {key}={inr[key]} (the derivatives it reads would be on "
-                             f"another scale). Fit with insp.fit's defaults, or pass check=False.")
+                             f"another scale). Fit with insp.ops.fit_for_operator({name!r}, image), or pass "
+                             f"check=False.")
 
 
 def _apply(name: str, field, check: bool) -> INSPNetField:

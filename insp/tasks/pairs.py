@@ -3,8 +3,9 @@
 For one image of :mod:`insp.data` and one :class:`~insp.tasks.registry.Task`:
 
 1. degrade the clean image (seeded) -> :class:`~insp.tasks.registry.Degraded`;
-2. fit an INR to the degraded image with :func:`insp.fit` (default SIREN
-   3x128, :data:`insp.fields.fit.DEFAULTS` steps), either to every pixel
+2. fit an INR to the degraded image with :func:`insp.fit` (SIREN 3x128 and
+   :data:`insp.fields.fit.DEFAULTS` settings with the task's overrides,
+   :func:`fit_config`: denoise uses a first omega of 10), either to every pixel
    (``protocol="degraded"``) or, for inpainting tasks, to the known pixels only
    (``protocol="known"``, ``fit(..., mask=known)``);
 3. the derivative stack of the INR on the pixel grid,
@@ -36,12 +37,13 @@ import numpy as np
 import torch
 
 from .. import data as _data
-from ..fields import DEFAULTS, fit
+from ..fields import DEFAULTS, Siren, fit
 from ..fields.io import load as load_field, save as save_field
 from ..jet import jet
 from .registry import Degraded, Task, get_task
 
-__all__ = ["Pair", "cache_key", "image_seed", "fit_degraded", "paired", "training_tensors", "grid_jet"]
+__all__ = ["Pair", "cache_key", "fit_config", "image_seed", "fit_degraded", "paired", "training_tensors",
+           "grid_jet"]
 
 DEFAULT_ORDER = 4
 _FIT_KEYS = ("hidden_features", "hidden_layers", "first_omega_0", "hidden_omega_0", "lr", "batch_size",
@@ -88,8 +90,17 @@ def cache_key(image: str, task, *, size: int = 256, seed: int = 0, protocol: str
     return dict(image=image, size=_check_int(size, "size", 2), color=bool(color), task=task.name,
                 params=task.params, seed=_check_int(seed, "seed"), protocol=task.check_protocol(protocol),
                 steps=_check_int(DEFAULTS["steps"] if steps is None else steps, "steps"),
-                fit_seed=_check_int(fit_seed, "fit_seed"), fit={k: DEFAULTS[k] for k in _FIT_KEYS},
+                fit_seed=_check_int(fit_seed, "fit_seed"), fit=fit_config(task),
                 version=__version__)
+
+
+def fit_config(task) -> dict:
+    """The fit settings of ``task``'s INRs: :data:`insp.fields.fit.DEFAULTS` with the task's overrides."""
+    task = get_task(task)
+    unknown = sorted(set(task.fit) - set(_FIT_KEYS))
+    if unknown:
+        raise ValueError(f"task {task.name!r} overrides unknown fit setting(s) {unknown}; known: {list(_FIT_KEYS)}")
+    return {k: task.fit.get(k, DEFAULTS[k]) for k in _FIT_KEYS}
 
 
 def image_seed(image: str, seed: int = 0) -> int:
@@ -177,7 +188,13 @@ def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: 
         raise LookupError(f"no cached fit for {image} / {task.name} / {key['protocol']} in {cache_dir}")
     mask = degraded.mask if key["protocol"] == "known" else None
     t0 = time.perf_counter()
-    field, hist = fit(degraded.input, steps=key["steps"], seed=key["fit_seed"], mask=mask, progress=progress,
+    cfg = key["fit"]
+    model = Siren(2, 3 if key["color"] else 1, hidden_features=cfg["hidden_features"],
+                  hidden_layers=cfg["hidden_layers"], first_omega_0=cfg["first_omega_0"],
+                  hidden_omega_0=cfg["hidden_omega_0"], seed=key["fit_seed"])
+    field, hist = fit(degraded.input, model=model, steps=key["steps"], seed=key["fit_seed"], mask=mask,
+                      lr=cfg["lr"], batch_size=cfg["batch_size"], final_lr_ratio=cfg["final_lr_ratio"],
+                      warmup_steps=cfg["warmup_steps"], progress=progress,
                       channel_axis=-1 if key["color"] else None, data_range=1.0)
     meta = dict(key=key, fit_seconds=time.perf_counter() - t0, final_psnr=hist.final_psnr,
                 threads=torch.get_num_threads())
