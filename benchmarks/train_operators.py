@@ -8,11 +8,13 @@
     # smoke test: 2 images at 32x32, 30 fit steps, 20 training steps, temporary cache and output
     .venv/bin/python benchmarks/train_operators.py --quick
 
-Data: for each operator, the images of :data:`IMAGES` (a subset of
-``insp.data.TRAIN_IMAGES``) at 256x256 gray, degraded by the operator's task
-(``insp.tasks``, seed ``image_seed(name)``), an INR fitted to each degraded
-image with the ``insp.fit`` defaults (SIREN 3x128, omega 30, 1000 steps,
-fit seed 0; for ``inpaint_known`` to the known pixels only), its order-4 jet
+Data: for each operator, the images of :data:`OPERATOR_IMAGES` (denoise and
+deblur: all eight of ``insp.data.TRAIN_IMAGES``) or else :data:`IMAGES` (a
+subset) at 256x256 gray, degraded by the operator's task (``insp.tasks``,
+seed ``image_seed(name)``), an INR fitted to each degraded image with the
+``insp.fit`` defaults and the task's overrides (SIREN 3x128, omega 30 --
+10 in the first layer for denoise --, 1000 steps, fit seed 0; for
+``inpaint_known`` to the known pixels only), its order-4 jet
 on the pixel grid and the clean target -- all through
 ``insp.tasks.training_tensors`` and the shared cache
 ``benchmarks/results/cache/`` (fits already there are not refitted).  Every
@@ -62,6 +64,16 @@ OPERATORS = {
 #: Training images (a subset of insp.data.TRAIN_IMAGES: a photograph and a texture; the fits of all eight
 #: images did not fit the time budget of the first build, see docs/pretrained.md).
 IMAGES = ("brick", "rocket")
+#: Operators trained on all eight training images (a later session had the time for their fits).
+ALL_TRAIN = ("moon", "brick", "grass", "gravel", "immunohistochemistry", "cell", "clock", "rocket")
+OPERATOR_IMAGES = {"denoise": ALL_TRAIN, "deblur": ALL_TRAIN}
+
+
+def images_for(name: str, args) -> list[str]:
+    """The training images of operator ``name``: ``--images`` if given, else its default."""
+    if args.images:
+        return list(args.images)
+    return list(IMAGES if args.quick else OPERATOR_IMAGES.get(name, IMAGES))
 #: Held-out training image of the validation experiment.
 VAL_IMAGE = "rocket"
 
@@ -140,7 +152,7 @@ def validate(args, names, size, fit_steps, cache, train) -> dict:
     """Train every candidate on IMAGES minus VAL_IMAGE, score on VAL_IMAGE (PSNR of the full grid)."""
     from insp.tasks.pairs import DEFAULT_ORDER
 
-    fit_images = [i for i in args.images if i != args.val_image]
+    fit_images = [i for i in (args.images or IMAGES) if i != args.val_image]
     out = {}
     for name in names:
         kw = dict(size=size, fit_steps=fit_steps, cache=cache, order=DEFAULT_ORDER, progress=not args.quiet)
@@ -194,12 +206,13 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         task, protocol = OPERATORS[name]
         config = {**NET, **OVERRIDES.get(name, {})}
         t0 = time.perf_counter()
-        values, targets, fits = tensors(name, args.images, size=size, fit_steps=fit_steps, cache=cache,
+        images = images_for(name, args)
+        values, targets, fits = tensors(name, images, size=size, fit_steps=fit_steps, cache=cache,
                                         order=config["order"], progress=not args.quiet)
         data_seconds = time.perf_counter() - t0
         ckpt_dir = Path(cache) / "train_operators"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tag = "-".join(args.images) + f"-{size}-w{inr_config(task, size, fit_steps)['first_omega_0']:g}"
+        tag = "-".join(images) + f"-{size}-w{inr_config(task, size, fit_steps)['first_omega_0']:g}"
         ckpt = ckpt_dir / f"{name}-{tag}.ckpt"
         before = _checkpoint_seconds(ckpt)  # a resumed run adds the time spent before the interruption
         net, hist = train_one(name, values, targets, config=config, train=train, checkpoint=ckpt,
@@ -209,7 +222,7 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         fit_total = float(sum(v for v in fits.values() if v is not None))
         meta = dict(
             name=name, task=task, task_params=get_task(task).params, protocol=protocol,
-            inr=inr_config(task, size, fit_steps), training_images=list(args.images),
+            inr=inr_config(task, size, fit_steps), training_images=images,
             training_points=int(values.shape[0]),
             degradation_seeds="insp.tasks.image_seed(name)", train=dict(train), order=config["order"], net=config,
             training_seconds=round(train_seconds, 1), fit_seconds=round(fit_total, 1),
@@ -230,7 +243,8 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--operators", nargs="+", default=list(OPERATORS), choices=list(OPERATORS))
-    ap.add_argument("--images", nargs="+", default=list(IMAGES), help="training images (insp.data.TRAIN_IMAGES)")
+    ap.add_argument("--images", nargs="+", default=None,
+                    help="training images (insp.data.TRAIN_IMAGES; default: OPERATOR_IMAGES, else IMAGES)")
     ap.add_argument("--validate", action="store_true", help="run the validation experiment instead of training")
     ap.add_argument("--val-image", default=VAL_IMAGE, help="held-out training image of --validate")
     ap.add_argument("--steps", type=int, default=TRAIN["steps"], help="training steps per operator")
@@ -245,7 +259,8 @@ def main(argv=None) -> int:
 
     from insp import data
 
-    bad = [i for i in args.images + [args.val_image] if i not in data.TRAIN_IMAGES]
+    assert set(ALL_TRAIN) == set(data.TRAIN_IMAGES)
+    bad = [i for i in (args.images or []) + [args.val_image] if i not in data.TRAIN_IMAGES]
     if bad:
         ap.error(f"training images must come from insp.data.TRAIN_IMAGES {data.TRAIN_IMAGES}, got {bad}")
     size, fit_steps, cache, out_dir = 256, None, args.cache, args.out_dir
@@ -259,7 +274,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         if args.validate:
             res = validate(args, args.operators, size, fit_steps, cache, train)
-            doc = dict(images=args.images, val_image=args.val_image, net=NET, train=train, candidates=CANDIDATES,
+            doc = dict(images=args.images or list(IMAGES), val_image=args.val_image, net=NET, train=train,
+                       candidates=CANDIDATES,
                        heldout_psnr=res, seconds=time.perf_counter() - t0)
             if not args.quick:  # one entry per held-out image, earlier ones kept
                 path = OUT / "train_operators_validation.json"
@@ -268,7 +284,7 @@ def main(argv=None) -> int:
                 path.write_text(json.dumps(dict(runs=runs), indent=1))
             return 0
         summary = train_all(args, args.operators, size, fit_steps, cache, train, out_dir)
-        doc = dict(operators=summary, net=NET, train=train, images=args.images, wall_seconds=time.perf_counter() - t0,
+        doc = dict(operators=summary, net=NET, train=train, wall_seconds=time.perf_counter() - t0,
                    python=platform.python_version(), torch=torch.__version__, numpy=np.__version__)
         if not args.quick:
             path = OUT / "train_operators.json"
