@@ -5,7 +5,8 @@ the camera image (48x48; 24x24 with ``--quick``), degraded by the tasks of
 :mod:`insp.tasks` (noise sigma 25/255, Gaussian blur sigma 2 px, 30 % holes).
 Each degraded crop gets the SIREN its operator expects, fitted by
 :func:`insp.ops.fit_for_operator` on :func:`insp.ops.pretrained_domain` (so
-its samples are 2/255 apart, the spacing the operators were trained at), then the pretrained operator is applied to the field and sampled on the
+its samples are 2/255 apart, the spacing the operators were trained at),
+then the pretrained operator is applied to the field and sampled on the
 crop's grid.  The crop fits are full-batch and shorter (:data:`FIT_STEPS`)
 than the 256x256 mini-batch fits the operators were trained on, so these
 numbers illustrate (a 48x48 crop fitted for 60 full-batch steps is not the

@@ -26,5 +26,6 @@ __all__ = ["BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_bl
            "save_operator", "train_operator", "LinearOperatorField", "OperatorField",
            "BLEND_MODES", "INTEGRATION_SHAPE", "Anchor", "CompositeGradient", "GridField", "PoissonBlendField",
            "Translated", "composite_gradient", "fit_gradients", "fit_laplacian", "integrate_gradient", "poisson_blend",
-           "available_operators", "blur", "deblur", "denoise", "fit_for_operator", "inpaint", "load_pretrained", "pretrained_domain",
+           "available_operators", "blur", "deblur", "denoise", "fit_for_operator", "inpaint", "load_pretrained",
+           "pretrained_domain",
            "remove_text"]
