@@ -38,6 +38,8 @@ from insp.metrics import psnr
 from insp.ops import fit_gradients, fit_laplacian, gradient, laplacian, poisson_blend
 
 OUT = Path(__file__).parent / "results"
+#: cross-fade width (pixels) of the feathered contender (poisson_blend(..., feather=FEATHER))
+FEATHER = 2.0
 
 
 def camera(size):
@@ -132,6 +134,14 @@ def blend_pair(name, s, t, m, args, log):
         g = info["composite"].parts(x)[0]
     inside = torch.as_tensor(m.reshape(-1))
     gerr = float(((gf - g) ** 2).sum((-2, -1))[inside].mean() / (g**2).sum((-2, -1))[inside].mean())
+    # the same problem with a FEATHER-pixel cross-fade at the boundary, on the fields already fitted
+    t0 = time.perf_counter()
+    out_f = poisson_blend(info["source_field"], info["target_field"], m, shape=(n, n), feather=FEATHER,
+                          progress=False)
+    t_inr_f = time.perf_counter() - t0
+    R_f = render(out_f, (n, n))
+    ref_f = bp.poisson_blend(S, T, m, feather=FEATHER)
+    ref_pf = bp.poisson_blend(s, t, m, feather=FEATHER)
     row = dict(pair=name, size=n, psnr_vs_grid_poisson_same_fields=psnr(np.clip(R, 0, 1), np.clip(ref_r, 0, 1)),
                psnr_vs_grid_poisson_pixels=psnr(np.clip(R, 0, 1), np.clip(ref_p, 0, 1)),
                rel_gradient_error_inside=gerr,
@@ -140,10 +150,14 @@ def blend_pair(name, s, t, m, args, log):
                seam_paste=bp.seam_visibility(bp.paste(s, t, m), m), seam_target=bp.seam_visibility(t, m),
                time_inr_total_s=t_inr, time_inr_blend_s=info["membrane_s"] + info["potential_s"],
                time_fits_s=info["fit_target_s"] + info["fit_source_s"], time_grid_poisson_s=t_grid,
-               time_cv_s=t_cv)
+               time_cv_s=t_cv, feather=FEATHER,
+               psnr_feathered_vs_grid_feathered_same_fields=psnr(np.clip(R_f, 0, 1), np.clip(ref_f, 0, 1)),
+               psnr_feathered_vs_grid_poisson_same_fields=psnr(np.clip(R_f, 0, 1), np.clip(ref_r, 0, 1)),
+               seam_inr_feathered=bp.seam_visibility(R_f, m), seam_grid_feathered=bp.seam_visibility(ref_pf, m),
+               time_inr_feathered_blend_s=t_inr_f)
     log(f"{name}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items() if isinstance(v, float)))
     slug = name.replace(" -> ", "_to_").replace(" ", "_")
-    panel = np.concatenate([np.clip(a, 0, 1) for a in (bp.paste(s, t, m), R, ref_p, cvn)], axis=1)
+    panel = np.concatenate([np.clip(a, 0, 1) for a in (bp.paste(s, t, m), R, R_f, ref_p, cvn)], axis=1)
     write_image(OUT / f"poisson_blend_{slug}.png", panel)
     return row, out, m
 
@@ -228,6 +242,16 @@ def main():
               f"{r['rel_gradient_error_inside']:.3f} | {r['seam_inr']:.4f} | {r['seam_grid_poisson']:.4f} | "
               f"{r['seam_cv_normal']:.4f} | {r['seam_paste']:.4f} | {r['time_inr_total_s']:.1f} | "
               f"{r['time_grid_poisson_s']:.3f} | {r['time_cv_s']:.3f} |")
+    head = ["pair", f"feather {FEATHER:g}: vs grid feathered", "vs grid hard", "seam INR", "seam grid", "seam cv",
+            "seam target", "t blend"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        if "seam_inr_feathered" in r:
+            print(f"| {r['pair']} | {r['psnr_feathered_vs_grid_feathered_same_fields']:.2f} | "
+                  f"{r['psnr_feathered_vs_grid_poisson_same_fields']:.2f} | {r['seam_inr_feathered']:.4f} | "
+                  f"{r['seam_grid_feathered']:.4f} | {r['seam_cv_normal']:.4f} | {r['seam_target']:.4f} | "
+                  f"{r['time_inr_feathered_blend_s']:.1f} |")
     print(f"recon: {json.dumps(rec)}")
     print(f"total {total:.0f} s")
     meta = dict(torch=torch.__version__, numpy=np.__version__, python=platform.python_version(),

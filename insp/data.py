@@ -103,7 +103,7 @@ def gray(name: str, size: int | None = DEFAULT_SIZE) -> np.ndarray:
     Examples
     --------
     >>> img = gray("camera", size=64)
-    >>> img.shape, img.dtype, 0 <= img.min() <= img.max() <= 1
+    >>> img.shape, img.dtype, bool(0 <= img.min() <= img.max() <= 1)
     ((64, 64), dtype('float64'), True)
     """
     size = _check_size(size)

@@ -328,6 +328,54 @@ def test_soft_mask_blends_and_mask_field_is_accepted():
     assert torch.isfinite(out.sample((8, 8))).all()
 
 
+def test_feathered_blend_cross_fades_the_hard_blend_into_the_target():
+    # feather: out = w * hard + (1 - w) * target with w = min(1, distance inside / width), on the grid and the field
+    s = Siren(2, 1, hidden_features=32, hidden_layers=1, first_omega_0=12, seed=5)
+    t = Siren(2, 1, hidden_features=32, hidden_layers=1, first_omega_0=12, seed=6)
+    n = 24
+    yy, xx = np.mgrid[0:n, 0:n] / n
+    m = ((yy - 0.5) / 0.3) ** 2 + ((xx - 0.5) / 0.35) ** 2 < 1
+    hard, soft = (poisson_blend(s, t, m, shape=(n, n), features=128, feather=f, progress=False) for f in (0, 2))
+    H, F, T = (f.sample((n, n)).detach().double().numpy()[..., 0] for f in (hard, soft, t))
+    w = bp.feather_weights(m, 2)
+    assert np.abs(F - (w * H + (1 - w) * T)).max() < 1e-6
+    assert np.abs(F - H)[w == 1].max() < 1e-6 and np.array_equal(F[~m], T[~m])
+    with torch.no_grad():
+        S = s.sample((n, n)).double().numpy()[..., 0]
+    grid_hard, grid_soft = (bp.poisson_blend(S, T, m, feather=f) for f in (0, 2))
+    assert np.allclose(grid_soft, w * grid_hard + (1 - w) * T)
+    assert bp.seam_visibility(grid_soft, m) < bp.seam_visibility(grid_hard, m)
+    with pytest.raises(ValueError, match="feather"):
+        poisson_blend(s, t, m, shape=(n, n), feather=-1, progress=False)
+    with pytest.raises(ValueError, match="feather"):
+        bp.poisson_blend(S, T, m, feather=float("nan"))
+
+
+def test_feather_weights_ramp_with_the_distance_inside():
+    r = np.zeros((11, 11), bool)
+    r[2:9, 2:9] = True
+    w = bp.feather_weights(r, 3.0)
+    assert np.array_equal(w[~r], np.zeros(int((~r).sum())))
+    assert w[2, 5] == pytest.approx(1 / 3) and w[3, 5] == pytest.approx(2 / 3) and w[5, 5] == 1.0
+    assert np.array_equal(bp.feather_weights(r, 0), r.astype(float))
+    assert np.array_equal(bp.feather_weights(np.ones((4, 4), bool), 2), np.ones((4, 4)))  # no boundary: no fade
+    with pytest.raises(TypeError, match="boolean"):
+        bp.feather_weights(r.astype(float), 2)
+
+
+@pytest.mark.parametrize("n", [24, 31, 32])
+def test_region_is_the_mask_support_exactly(n):
+    # the mask's interpolation leaks round-off into its neighbours; the Dirichlet ring must still sit right outside
+    from scipy.ndimage import binary_dilation
+
+    s, t = tiny(seed=2), tiny(seed=1)
+    yy, xx = np.mgrid[0:n, 0:n] / n
+    m = ((yy - 0.5) / 0.3) ** 2 + ((xx - 0.5) / 0.35) ** 2 < 1
+    ring = binary_dilation(m, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)) & ~m
+    _, info = poisson_blend(s, t, m, shape=(n, n), features=16, progress=False, return_info=True)
+    assert info["boundary_points"] == int(ring.sum())  # with "mask > 0" it was 50, 66, 64
+
+
 def test_blend_result_has_exact_first_derivatives_and_refuses_higher():
     s, t = tiny(seed=2), tiny(seed=1)
     out = poisson_blend(s, t, box_mask(16, 4, 12), shape=(16, 16), features=64, progress=False)

@@ -57,6 +57,9 @@ BLEND_DEFAULTS: dict[str, Any] = dict(features=1024, bandwidth=1.25, boundary_we
                                       max_points=32768, steps=200, lr=1e-4, batch_size=4096, fit_steps=300)
 
 
+#: mask values at or below this count as outside the region (round-off of the mask's interpolation)
+_MASK_TOL = 1e-6
+
 # --------------------------------------------------------------------------- helper fields
 
 
@@ -874,7 +877,7 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
                   features: int | None = None, bandwidth: float | None = None, boundary_weight: float | None = None,
                   points_per_pixel: int | None = None, max_points: int | None = None, steps: int | None = None,
                   lr: float | None = None, batch_size: int | None = -1, fit_steps: int | None = None, seed: int = 0,
-                  progress: bool = True, return_info: bool = False, dtype=None, device=None):
+                  feather: float = 0.0, progress: bool = True, return_info: bool = False, dtype=None, device=None):
     """Poisson blending on fields: the guided interpolation of Pérez et al. 2003 as ``potential + membrane``.
 
     Parameters
@@ -910,6 +913,15 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
         ``mode="mixed"`` only: Adam updates of the potential's gradient fit.
     fit_steps : int, optional
         Steps of the on-the-fly image fits.
+    feather : float
+        Width, in pixels of the output grid, of a linear cross-fade from the
+        target at the region's boundary to the Poisson solution ``feather``
+        pixels inside (:func:`insp.baselines.poisson.feather_weights`; the
+        grid baseline takes the same option).  0 (default): the plain Pérez
+        solution, whose gradient jumps at the boundary wherever source and
+        target differ there; 2 hides that jump (docs/poisson.md, seam
+        table) at the price of a 2-pixel band that is not the Poisson
+        solution.
     return_info : bool
         Also return a dict with the source/target/mask fields, the potential,
         the membrane, the composite gradient and timings.
@@ -960,6 +972,7 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
     lr = _positive_float(B["lr"] if lr is None else lr, "lr")
     batch_size = _positive_int(B["batch_size"] if batch_size == -1 else batch_size, "batch_size", allow_none=True)
     fit_steps = _positive_int(B["fit_steps"] if fit_steps is None else fit_steps, "fit_steps")
+    feather = _positive_float(feather, "feather", allow_zero=True)
     info: dict[str, Any] = {}
 
     # ---- target and output grid
@@ -1016,7 +1029,7 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
     if not empty:
         with torch.no_grad():
             on_grid = _sample(mfield, tdomain, region_shape, torch.float64)[..., 0]
-        if float(on_grid.max()) <= 0:
+        if float(on_grid.max()) <= _MASK_TOL:
             raise ValueError(f"mask touches nothing: its support lies between the output grid's points "
                              f"(grid {region_shape}); use a larger mask")
 
@@ -1043,7 +1056,7 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
 
     # ---- the region Omega (mask support on the grid), its outer ring (the Dirichlet boundary) and training points
     gen = torch.Generator().manual_seed(seed)
-    support = on_grid > 0
+    support = on_grid > _MASK_TOL  # not > 0: interpolation round-off leaks ~1e-16 into the mask's neighbours
     ring = _outer_ring(support)
     X = tdomain.grid(region_shape, dtype=torch.float64)
     cells = X[support | ring]
@@ -1074,7 +1087,13 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
                              features=K, bandwidth=bandwidth, spacing=step, boundary_weight=wb, gen=gen,
                              dtype=pdtype, device=pdevice)
     info["membrane_s"] = time.perf_counter() - t0
-    out = PoissonBlendField(q, membrane, tfield, mfield)
+    weight = mfield
+    if feather > 0:
+        from ..baselines.poisson import feather_weights  # the grid baseline's weights, one definition
+
+        ramp = GridField(feather_weights(support.cpu().numpy(), feather), tdomain).to(dtype=pdtype, device=pdevice)
+        weight = _Product(mfield, ramp)
+    out = PoissonBlendField(q, membrane, tfield, weight)
     info.update(total_s=time.perf_counter() - t_all, target_field=tfield, source_field=sfield, mask_field=mfield,
                 composite=comp, potential=q, membrane=membrane, region_points=int(xi.shape[0]),
                 boundary_points=int(xb.shape[0]))
@@ -1102,6 +1121,19 @@ class PoissonBlendField(Field):
         x = self.check_points(x)
         m = self.mask(x).clamp(0, 1)
         return m * (self.potential(x) + self.membrane(x)) + (1 - m) * self.target(x)
+
+
+class _Product(Field):
+    """``a * b`` (the mask times the feather ramp)."""
+
+    max_derivative_order = 0
+
+    def __init__(self, a: Field, b: Field):
+        super().__init__(a.domain, a.out_features)
+        self.a, self.b = a, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x) * self.b(x)
 
 
 class _Mean(Field):
@@ -1226,9 +1258,9 @@ def _mask_field(mask, sdomain: Domain, simg, tdomain: Domain, d: int, shift):
         probe_dom = mf.domain
         with torch.no_grad():
             vals = _sample(mf, probe_dom, (96,) * d if d <= 2 else (32,) * d, field_dtype_device(mf)[0])[..., 0]
-        if not torch.isfinite(vals).all() or float(vals.min()) < -1e-6 or float(vals.max()) > 1 + 1e-6:
+        if not torch.isfinite(vals).all() or float(vals.min()) < -_MASK_TOL or float(vals.max()) > 1 + _MASK_TOL:
             raise ValueError("mask field values must lie in [0, 1]")
-        pts = probe_dom.grid(vals.shape, dtype=torch.float64)[vals > 1e-6]
+        pts = probe_dom.grid(vals.shape, dtype=torch.float64)[vals > _MASK_TOL]
         empty = pts.shape[0] == 0
         _check_inside(pts, tdomain)
         return mf, empty
