@@ -292,11 +292,12 @@ def main(argv=None) -> int:
             res = validate(args, args.operators, size, fit_steps, cache, train)
             doc = dict(images=args.images or list(IMAGES), val_image=args.val_image, net=NET, train=train,
                        candidates=CANDIDATES,
+                       inr={op: inr_config(OPERATORS[op][0], size, fit_steps) for op in args.operators},
                        heldout_psnr=res, seconds=time.perf_counter() - t0)
-            if not args.quick:  # one entry per held-out image, earlier ones kept
+            if not args.quick:  # one entry per (operators, held-out image), earlier ones kept
                 path = OUT / "train_operators_validation.json"
                 runs = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
-                runs[args.val_image] = doc
+                runs[f"{'+'.join(args.operators)} held out {args.val_image}"] = doc
                 path.write_text(json.dumps(dict(runs=runs), indent=1))
             return 0
         summary = train_all(args, args.operators, size, fit_steps, cache, train, out_dir)
