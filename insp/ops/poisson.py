@@ -747,23 +747,36 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     # never the bare grid, where a network could match the gradient at the samples and wiggle in between
     pts = _Points(domain, shape, batch_size, gen, pdtype, pdevice, jitter=True)
 
-    def step_loss(step):
-        x, _ = pts.next()
-        with torch.no_grad():
-            g = field_t(x).reshape(-1, c, d)
-        gf = gradient_at(model, x, create_graph=True, chunk_size=max(x.shape[0], 1))
-        loss = ((gf - g) ** 2).sum((-2, -1)).mean() / G
-        if term.kind is not None and anchor_weight > 0:
-            f = model(x) if term.kind == "mean" else None
-            loss = loss + anchor_weight * term.loss(model, x, f) / V
-        return loss
-
+    step_loss = _derivative_loss(model, pts, field_t, gradient_at, G=G, term=term, anchor_weight=anchor_weight, V=V)
     config = dict(kind="gradients", steps=steps, lr=lr, batch_size=batch_size, anchor=None if anchor is None else
                   anchor.kind, anchor_weight=anchor_weight, shape=None if shape is None else list(shape), seed=seed,
                   value_range=vrange.tolist(), G=G, init=init, **init_info)
     history = _train(model, step_loss, steps=steps, lr=lr, time_limit=time_limit, progress=progress,
                      desc="fit_gradients", config=config)
     return model, history
+
+
+def _derivative_loss(model: Field, pts, field_t: Field, derivative, *, G: float, term, anchor_weight: float,
+                     V: float):
+    """The per-step loss of :func:`fit_gradients` and :func:`fit_laplacian` (see fit_gradients' Notes).
+
+    ``derivative(model, x, create_graph=True, chunk_size=...)`` is
+    :func:`gradient_at` ``(n, c, d)`` or :func:`laplacian_at` ``(n, c)``; the
+    target field's values at ``x`` are reshaped to match.
+    """
+
+    def step_loss(step):
+        x, _ = pts.next()
+        with torch.no_grad():
+            target = field_t(x)
+        got = derivative(model, x, create_graph=True, chunk_size=max(x.shape[0], 1))
+        loss = ((got - target.reshape(got.shape)) ** 2).flatten(1).sum(-1).mean() / G
+        if term.kind is not None and anchor_weight > 0:
+            f = model(x) if term.kind == "mean" else None
+            loss = loss + anchor_weight * term.loss(model, x, f) / V
+        return loss
+
+    return step_loss
 
 
 def fit_laplacian(target_laplacian, *, domain: Domain | None = None, anchor=0.0, model: Field | None = None,
@@ -826,17 +839,7 @@ def fit_laplacian(target_laplacian, *, domain: Domain | None = None, anchor=0.0,
     V = float(((vrange / 2) ** 2).mean())
     pts = _Points(domain, shape, batch_size, gen, pdtype, pdevice, jitter=True)
 
-    def step_loss(step):
-        x, _ = pts.next()
-        with torch.no_grad():
-            L = field_t(x)
-        lf = laplacian_at(model, x, create_graph=True, chunk_size=max(x.shape[0], 1))
-        loss = ((lf - L) ** 2).sum(-1).mean() / G
-        if term.kind is not None and anchor_weight > 0:
-            f = model(x) if term.kind == "mean" else None
-            loss = loss + anchor_weight * term.loss(model, x, f) / V
-        return loss
-
+    step_loss = _derivative_loss(model, pts, field_t, laplacian_at, G=G, term=term, anchor_weight=anchor_weight, V=V)
     config = dict(kind="laplacian", steps=steps, lr=lr, batch_size=batch_size, anchor=None if anchor is None else
                   anchor.kind, anchor_weight=anchor_weight, shape=None if shape is None else list(shape), seed=seed,
                   value_range=vrange.tolist(), G=G)
