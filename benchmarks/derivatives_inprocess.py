@@ -4,13 +4,19 @@ derivatives.py times each path in its own subprocess (for clean peak-memory
 figures); its unit, one forward pass, is then measured in yet another process,
 and that unit moved by 10-25 % between runs.  Here the forward pass and the
 Laplacian, lap^2 and K = 4 jet share one process and one allocator state, at
-three chunk sizes.  Setting as in derivatives.py (2-D SIREN 2->256x4->1,
+three chunk sizes, and the INSP-style export (derivatives.py's contender,
+timed on a quarter of the points and scaled by 4, as there: all of it needs
+~8 GB) in the same process, so that the speed-up is a ratio of two timings
+made side by side.  Setting as in derivatives.py (2-D SIREN 2->256x4->1,
 65,536 points, float32, 2 threads); medians of 3.
 
     .venv/bin/python benchmarks/derivatives_inprocess.py
 """
-import time, torch, insp
+import sys, time, torch, insp
+from pathlib import Path
 from insp.jet import jet, laplacian_at
+sys.path.insert(0, str(Path(__file__).parent))
+from derivatives import insp_style_features  # the contender, one definition
 torch.set_num_threads(2)
 f = insp.Siren(2, 1, hidden_features=256, hidden_layers=3, seed=0)
 for p in f.parameters(): p.requires_grad_(False)
@@ -27,3 +33,7 @@ for cs in (512, 1024, 2048):
     l2 = t(lambda: laplacian_at(f, x, power=2, chunk_size=cs, create_graph=False))
     k4 = t(lambda: jet(f, x, order=4, chunk_size=cs, create_graph=False).values, 1)
     print(cs, "lap", round(l1/fw, 2), "lap2", round(l2/fw, 2), "K4", round(k4/fw, 2), flush=True)
+insp_k4 = 4 * t(lambda: insp_style_features(f, x[:len(x) // 4], 4), 1)
+k4 = t(lambda: jet(f, x, order=4, chunk_size=1024, create_graph=False).values)
+print("insp-style K4", round(insp_k4 / fw, 1), "passes; Taylor K4 (chunk 1024)", round(k4 / fw, 2),
+      "passes; speed-up", round(insp_k4 / k4, 2), flush=True)

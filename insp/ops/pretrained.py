@@ -1,11 +1,12 @@
 """Pretrained INSP-Net operators: restoration on fitted INRs without any training by the user.
 
->>> import insp.ops                                                  # doctest: +SKIP
->>> field, _ = insp.ops.fit_for_operator("denoise", noisy_256x256)   # doctest: +SKIP
->>> clean = insp.ops.denoise(field).sample((256, 256))               # doctest: +SKIP
+Usage (a 256x256 fit takes about a minute on one core, so this is not a
+doctest; ``tests/test_pretrained.py`` runs every shipped operator on a
+held-in crop)::
 
-(a 256x256 fit takes about a minute on one core, hence not run as a doctest;
-``tests/test_pretrained.py`` runs every shipped operator on a held-in crop).
+    import insp.ops
+    field, _ = insp.ops.fit_for_operator("denoise", noisy_256x256)
+    clean = insp.ops.denoise(field).sample((256, 256))
 
 Each operator is an :class:`~insp.ops.inspnet.INSPNet` (partials of order <= 4 (2 for denoise) of
 the field, 64x3 SiLU MLP, residual: it outputs ``f + correction``) trained by
