@@ -1,7 +1,9 @@
 """``jet(field, x, order=K)``: every partial derivative up to order K, three ways.
 
 * ``method="taylor"`` -- forward Taylor mode through the field's primitives
-  (:mod:`insp.jet.taylor`): one pass, exact, the default for the INRs insp ships;
+  (:mod:`insp.jet.taylor`): one pass (plus a reverse sweep per output channel
+  for the top order when that is cheaper), exact, the default for the INRs
+  insp ships;
 * ``method="native"`` -- the field's own ``derivative_stack(x, order)``
   (closed forms of analytic fields; operator fields, which derive their jet
   from a higher-order jet of the field they act on);
@@ -169,7 +171,10 @@ def _graph_context(create_graph):
 # ------------------------------------------------------------------ paths
 
 def _taylor_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
-    out = propagate(field.taylor_modules(), TaylorJet.of_input(x, order))
+    # the top order by a reverse sweep (one per channel) when that is cheaper
+    # than pushing its C(K + d - 1, d - 1) planes through every linear map
+    by_adjoint = field.out_features < math.comb(order + x.shape[-1] - 1, x.shape[-1] - 1)
+    out = propagate(field.taylor_modules(), TaylorJet.of_input(x, order, top_by_adjoint=by_adjoint))
     return out.derivatives()
 
 

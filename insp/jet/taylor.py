@@ -13,9 +13,12 @@ always the value.  Three kinds of jet share one propagation mechanism:
   the smallest set closed under the chain rule that yields ``lap^2``.
 
 Linear maps act on all parts at once (the bias only on the value); pointwise
-nonlinearities apply the exact multivariate chain rule.  Nothing builds a
-nested autograd graph, and everything stays differentiable with respect to
-the network's parameters and to ``x`` through ordinary autograd.
+nonlinearities apply the exact multivariate chain rule.  A full jet may
+instead get its top order from one reverse sweep per output channel
+(``TaylorJet(..., top_by_adjoint=True)``), which is cheaper when the channels
+are fewer than the top-order partials.  Nothing builds a nested autograd
+graph, and everything stays differentiable with respect to the network's
+parameters and to ``x`` through ordinary autograd.
 """
 
 from __future__ import annotations
@@ -168,25 +171,117 @@ class _Jet:
         return self.apply("sin"), self.apply("cos")
 
 
+class _Node:
+    """A jet in the reverse sweep of :class:`TaylorJet` (``top_by_adjoint=True``).
+
+    ``parents`` are ``(node, back)`` pairs, ``back`` mapping an adjoint of this
+    node's features, ``(c, N, F)``, to one of the parent's; ``injection`` holds
+    the top-order parts made here from lower orders.  A node is ``live`` when
+    an injection reaches it, so the sweep never visits the rest.
+    """
+
+    __slots__ = ("parents", "injection", "live")
+
+    def __init__(self, parents, injection=None):
+        self.parents = [(p, back) for p, back in parents if p.live]
+        self.injection = injection
+        self.live = injection is not None or bool(self.parents)
+
+
 class TaylorJet(_Jet):
     """Every normalised Taylor coefficient up to total order ``order``.
 
     ``parts[i]`` is ``d^alpha f / alpha!`` for ``alpha = multi_indices(d, order)[i]``.
+
+    With ``top_by_adjoint=True`` the top order is not pushed through the
+    linear maps.  It enters every coefficient of that order *linearly*:
+    wherever a pointwise function ``g`` meets it, the chain rule reads
+    ``g(v)_alpha = g'(v_0) v_alpha + (products of lower orders)``, and linear
+    maps act on it as on a tangent.  So the network's top-order output is
+    ``sum_l <a_l, N_l>`` over the nonlinearities ``l``, where ``N_l`` is the
+    product part made at ``l`` and ``a_l`` the adjoint (reverse-mode
+    gradient) of the output's value with respect to ``l``'s value.  One
+    reverse sweep per output channel, one matrix product per linear map,
+    replaces ``C(order + d - 1, d - 1)`` forward products per linear map: at
+    order 4 in 2-D, 1 instead of 5 of the 15 planes.
     """
 
-    def __init__(self, parts: list, d: int, order: int):
+    def __init__(self, parts: list, d: int, order: int, *, top_by_adjoint: bool = False):
         super().__init__(parts, d)
         self.order = order
+        self.node = None
+        self.sweep = None
+        if top_by_adjoint and order >= 1:
+            self.sweep = []  # every node in creation order (a topological order), shared by derived jets
+            self._recorded(self, [], nonlinear=True)  # order 1: the input's own gradient is the top order
 
     @classmethod
-    def of_input(cls, x: torch.Tensor, order: int) -> "TaylorJet":
+    def of_input(cls, x: torch.Tensor, order: int, *, top_by_adjoint: bool = False) -> "TaylorJet":
         """The jet of the identity map at points ``x`` (``(N, d)``)."""
         d = x.shape[-1]
         parts = [None] * len(multi_indices(d, order))
         parts[0] = x
         for k in range(min(d, len(parts) - 1)):
             parts[1 + k] = torch.nn.functional.one_hot(torch.tensor([k]), d).to(x)
-        return cls(parts, d, order)
+        return cls(parts, d, order, top_by_adjoint=top_by_adjoint)
+
+    # ---- bookkeeping of the reverse sweep for the top order ----
+    def _top(self) -> range:
+        n = len(multi_indices(self.d, self.order))
+        return range(n - math.comb(self.order + self.d - 1, self.d - 1), n)
+
+    def _recorded(self, out: "TaylorJet", parents, *, nonlinear: bool = False) -> "TaylorJet":
+        """Give ``out`` its node; after a nonlinearity, move its top-order parts into the injection."""
+        if self.sweep is None:
+            return out
+        injection = None
+        if nonlinear:
+            injection = [out.parts[l] for l in self._top()]
+            for l in self._top():
+                out.parts[l] = None
+            if all(p is None for p in injection):
+                injection = None
+        out.node = _Node(parents, injection)
+        self.sweep.append(out.node)
+        return out
+
+    def linear(self, weight, bias):
+        return self._recorded(super().linear(weight, bias), [(self.node, lambda a: a @ weight)])
+
+    def scale(self, s):
+        return self._recorded(super().scale(s), [(self.node, lambda a: a * s)])
+
+    def shift(self, b):
+        return self._recorded(super().shift(b), [(self.node, lambda a: a)])
+
+    def cat(self, others):
+        out, parents, start = super().cat(others), [], 0
+        for j in [self] + list(others):
+            w = j.parts[0].shape[-1]
+            parents.append((j.node, lambda a, s=start, w=w: a[..., s:s + w]))
+            start += w
+        return self._recorded(out, parents)
+
+    def relu(self):
+        mask = (self.parts[0] > 0).to(self.parts[0].dtype)
+        return self._recorded(super().relu(), [(self.node, lambda a: a * mask)])
+
+    def _adjoint_top(self) -> list[torch.Tensor | None]:
+        """The top-order parts of this (output) jet, by one reverse sweep per channel."""
+        v0 = self.parts[0]
+        c = v0.shape[-1]
+        adjoints = {id(self.node): torch.eye(c, dtype=v0.dtype, device=v0.device).reshape(c, 1, c)}
+        top = [None] * len(self._top())
+        for node in reversed(self.sweep):
+            a = adjoints.pop(id(node), None)
+            if a is None:
+                continue
+            for k, inj in enumerate(node.injection or ()):
+                if inj is not None:
+                    top[k] = _add(top[k], (a * inj).sum(-1).T)  # (N, c)
+            for parent, back in node.parents:
+                adjoints[id(parent)] = _add(adjoints.get(id(parent)), back(a))
+        return top
 
     def _orders(self) -> list[int]:
         return [sum(a) for a in multi_indices(self.d, self.order)]
@@ -216,7 +311,9 @@ class TaylorJet(_Jet):
                 if want_cos:
                     acc_c = _fma(acc_c, v[i], s[j], -w)
             s[l], c[l] = acc_s, acc_c
-        return self._new(s), self._new(c)
+        s0, c0 = s[0], c[0]
+        return (self._recorded(self._new(s), [(self.node, lambda a: a * c0)], nonlinear=True),
+                self._recorded(self._new(c), [(self.node, lambda a: a * -s0)], nonlinear=True))
 
     def apply(self, kind: str) -> "TaylorJet":
         if kind == "sin":
@@ -238,14 +335,19 @@ class TaylorJet(_Jet):
             power = nxt
             coef, sign = g[k]
             out = [_fma(o, p, coef, sign / math.factorial(k)) for o, p in zip(out, power)]
-        return self._new(out)
+        (g1, s1) = g[1] if self.order >= 1 else (None, 1.0)
+        return self._recorded(self._new(out), [(self.node, lambda a: a * g1 * s1)], nonlinear=True)
 
     def derivatives(self) -> torch.Tensor:
         """The stack ``(N, F, M)`` of derivatives ``d^alpha f`` (not divided by ``alpha!``)."""
         v0 = self.parts[0]
         facts = [math.prod(math.factorial(a) for a in alpha) for alpha in multi_indices(self.d, self.order)]
+        parts = list(self.parts)
+        if self.sweep is not None:
+            for l, p in zip(self._top(), self._adjoint_top()):
+                parts[l] = p
         cols = [torch.zeros_like(v0) if p is None else (p * f if f != 1 else p).expand_as(v0)
-                for p, f in zip(self.parts, facts)]
+                for p, f in zip(parts, facts)]
         return torch.stack(cols, dim=-1)
 
 
