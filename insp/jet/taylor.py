@@ -236,9 +236,9 @@ class TaylorJet(_Jet):
             return out
         injection = None
         if nonlinear:
-            injection = [out.parts[l] for l in self._top()]
-            for l in self._top():
-                out.parts[l] = None
+            top = self._top()
+            injection = [out.parts[l] for l in top]
+            out.parts = [None if l in top else p for l, p in enumerate(out.parts)]
             if all(p is None for p in injection):
                 injection = None
         out.node = _Node(parents, injection)
