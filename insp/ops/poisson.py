@@ -677,15 +677,11 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     to its parameters (``create_graph=True``).
     """
     D = GRADIENT_FIT_DEFAULTS
-    steps = _positive_int(D["steps"] if steps is None else steps, "steps")
     lr_given = lr
-    lr = _positive_float(D["lr"] if lr is None else lr, "lr")
+    steps, lr, batch_size, anchor_weight, anchor = _derivative_fit_settings(steps, lr, batch_size, anchor_weight,
+                                                                           anchor)
     if init_steps is not None:
         init_steps = _positive_int(init_steps, "init_steps")
-    batch_size = _positive_int(D["batch_size"] if batch_size == -1 else batch_size, "batch_size", allow_none=True)
-    anchor_weight = _positive_float(D["anchor_weight"] if anchor_weight is None else anchor_weight, "anchor_weight",
-                                    allow_zero=True)
-    anchor = _as_anchor(anchor)
     field_t, arr, domain, shape = _read_target(target_grad, "target_grad", domain, shape, dtype, device)
     if field_t is not None:
         d = field_t.in_features
@@ -756,6 +752,18 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     return model, history
 
 
+def _derivative_fit_settings(steps, lr, batch_size, anchor_weight, anchor):
+    """The validated training settings shared by :func:`fit_gradients` and :func:`fit_laplacian`
+    (``None``, and ``-1`` for ``batch_size``, take ``GRADIENT_FIT_DEFAULTS``)."""
+    D = GRADIENT_FIT_DEFAULTS
+    steps = _positive_int(D["steps"] if steps is None else steps, "steps")
+    lr = _positive_float(D["lr"] if lr is None else lr, "lr")
+    batch_size = _positive_int(D["batch_size"] if batch_size == -1 else batch_size, "batch_size", allow_none=True)
+    anchor_weight = _positive_float(D["anchor_weight"] if anchor_weight is None else anchor_weight, "anchor_weight",
+                                    allow_zero=True)
+    return steps, lr, batch_size, anchor_weight, _as_anchor(anchor)
+
+
 def _derivative_loss(model: Field, pts, field_t: Field, derivative, *, G: float, term, anchor_weight: float,
                      V: float):
     """The per-step loss of :func:`fit_gradients` and :func:`fit_laplacian` (see fit_gradients' Notes).
@@ -795,13 +803,8 @@ def fit_laplacian(target_laplacian, *, domain: Domain | None = None, anchor=0.0,
     problem).  ``value_range`` should be given (the default guess, 1, suits
     images in [0, 1]).
     """
-    D = GRADIENT_FIT_DEFAULTS
-    steps = _positive_int(D["steps"] if steps is None else steps, "steps")
-    lr = _positive_float(D["lr"] if lr is None else lr, "lr")
-    batch_size = _positive_int(D["batch_size"] if batch_size == -1 else batch_size, "batch_size", allow_none=True)
-    anchor_weight = _positive_float(D["anchor_weight"] if anchor_weight is None else anchor_weight, "anchor_weight",
-                                    allow_zero=True)
-    anchor = _as_anchor(anchor)
+    steps, lr, batch_size, anchor_weight, anchor = _derivative_fit_settings(steps, lr, batch_size, anchor_weight,
+                                                                           anchor)
     field_t, arr, domain, shape = _read_target(target_laplacian, "target_laplacian", domain, shape, dtype, device)
     if field_t is not None:
         d, c = field_t.in_features, field_t.out_features
