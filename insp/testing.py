@@ -82,6 +82,15 @@ def _check_dim(d: int, name: str) -> int:
     return d
 
 
+def _per_term_vectors(value, name: str, dtype, device) -> torch.Tensor:
+    """``value`` as a ``(J, d)`` tensor, one d-vector per term, J >= 1 and d in {1, 2, 3}."""
+    t = _tensor(value, name, dtype, device)
+    if t.ndim != 2 or t.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (J, d) with J >= 1, got {tuple(t.shape)}")
+    _check_dim(t.shape[1], name)
+    return t
+
+
 def _check_domain(domain, d: int) -> Domain:
     if domain is None:
         return Domain.cube(d)
@@ -247,11 +256,8 @@ class GaussianSum(AnalyticField):
     """
 
     def __init__(self, amplitudes, centres, widths, *, domain: Domain | None = None, dtype=None, device=None):
-        mu = _tensor(centres, "centres", dtype, device)
-        if mu.ndim != 2 or mu.shape[0] < 1:
-            raise ValueError(f"centres must have shape (J, d) with J >= 1, got {tuple(mu.shape)}")
+        mu = _per_term_vectors(centres, "centres", dtype, device)
         n_terms, d = mu.shape
-        _check_dim(d, "centres")
         a = _amplitudes(amplitudes, n_terms, dtype, device)
         s = _tensor(widths, "widths", dtype, device)
         if s.ndim == 0:
@@ -312,11 +318,8 @@ class SinusoidSum(AnalyticField):
 
     def __init__(self, amplitudes, frequencies, phases=None, *, domain: Domain | None = None, dtype=None,
                  device=None):
-        k = _tensor(frequencies, "frequencies", dtype, device)
-        if k.ndim != 2 or k.shape[0] < 1:
-            raise ValueError(f"frequencies must have shape (J, d) with J >= 1, got {tuple(k.shape)}")
+        k = _per_term_vectors(frequencies, "frequencies", dtype, device)
         n_terms, d = k.shape
-        _check_dim(d, "frequencies")
         a = _amplitudes(amplitudes, n_terms, dtype, device)
         phi = torch.zeros(n_terms, dtype=k.dtype, device=k.device) if phases is None else \
             _tensor(phases, "phases", dtype, device)
