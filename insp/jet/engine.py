@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 
 from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size
-from .indices import index_of, multi_indices, name_of, parse_name
+from .indices import index_of, multi_indices, name_of, num_partials_of_order, parse_name
 from .taylor import BilaplacianJet, LaplacianJet, TaylorJet, has_taylor_rules, propagate
 
 __all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "METHODS", "resolve_method", "check_order"]
@@ -173,7 +173,7 @@ def _graph_context(create_graph):
 def _taylor_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
     # the top order by a reverse sweep (one per channel) when that is cheaper
     # than pushing its C(K + d - 1, d - 1) planes through every linear map
-    by_adjoint = field.out_features < math.comb(order + x.shape[-1] - 1, x.shape[-1] - 1)
+    by_adjoint = field.out_features < num_partials_of_order(x.shape[-1], order)
     out = propagate(field.taylor_modules(), TaylorJet.of_input(x, order, top_by_adjoint=by_adjoint))
     return out.derivatives()
 

@@ -17,7 +17,7 @@ import math
 import re
 from functools import lru_cache
 
-__all__ = ["multi_indices", "num_partials", "index_of", "parse_name", "name_of", "AXIS_NAMES", "product_table"]
+__all__ = ["multi_indices", "num_partials", "num_partials_of_order", "index_of", "parse_name", "name_of", "AXIS_NAMES", "product_table"]
 
 AXIS_NAMES = "xyz"
 
@@ -55,6 +55,12 @@ def num_partials(d: int, order: int) -> int:
     """``M = C(order + d, d)``, the number of partials up to ``order``."""
     _check(d, order)
     return math.comb(order + d, d)
+
+
+def num_partials_of_order(d: int, order: int) -> int:
+    """``C(order + d - 1, d - 1)``, the number of partials of total order exactly ``order``."""
+    _check(d, order)
+    return math.comb(order + d - 1, d - 1)
 
 
 @lru_cache(maxsize=None)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..fields.layers import Activation, FourierFeatures, PositionalEncoding, Sine, ValueAffine
-from .indices import multi_indices, product_table
+from .indices import multi_indices, num_partials_of_order, product_table
 
 __all__ = ["TaylorJet", "LaplacianJet", "BilaplacianJet", "propagate", "register_taylor_rule", "has_taylor_rules",
            "activation_derivatives"]
@@ -160,9 +160,12 @@ class _Jet:
     # ---- pointwise nonlinearities ----
     def relu(self) -> "_Jet":
         """Exact almost everywhere: ``relu' = 1[v > 0]``, all higher derivatives 0."""
+        return self._relu_and_mask()[0]
+
+    def _relu_and_mask(self) -> tuple["_Jet", torch.Tensor]:
         v = self.parts[0]
         mask = (v > 0).to(v.dtype)
-        return self._new([torch.relu(v)] + [_mul(p, mask) for p in self.parts[1:]])
+        return self._new([torch.relu(v)] + [_mul(p, mask) for p in self.parts[1:]]), mask
 
     def apply(self, kind: str) -> "_Jet":
         raise NotImplementedError
@@ -228,7 +231,7 @@ class TaylorJet(_Jet):
     # ---- bookkeeping of the reverse sweep for the top order ----
     def _top(self) -> range:
         n = len(multi_indices(self.d, self.order))
-        return range(n - math.comb(self.order + self.d - 1, self.d - 1), n)
+        return range(n - num_partials_of_order(self.d, self.order), n)
 
     def _recorded(self, out: "TaylorJet", parents, *, nonlinear: bool = False) -> "TaylorJet":
         """Give ``out`` its node; after a nonlinearity, move its top-order parts into the injection."""
@@ -263,8 +266,8 @@ class TaylorJet(_Jet):
         return self._recorded(out, parents)
 
     def relu(self):
-        mask = (self.parts[0] > 0).to(self.parts[0].dtype)
-        return self._recorded(super().relu(), [(self.node, lambda a: a * mask)])
+        out, mask = self._relu_and_mask()
+        return self._recorded(out, [(self.node, lambda a: a * mask)])
 
     def _adjoint_top(self) -> list[torch.Tensor | None]:
         """The top-order parts of this (output) jet, by one reverse sweep per channel."""
