@@ -1,6 +1,6 @@
 """Benchmark: how much a pointwise operator on an order-K jet can deblur (issue 5, the deblur miss).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/deblur_ceiling.py [--omegas 30 10 5] [--image rocket]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/deblur_ceiling.py [--configs 30,30,1000 30,10,4000] [--image rocket]
 
 Two measurements on the deblur task (Gaussian PSF, sigma 2 px, reflect
 boundary; ``insp.tasks``):
@@ -14,8 +14,8 @@ boundary; ``insp.tasks``):
    (PSNR gain over the blurred image).  This is what the learned operator
    could reach if the INR's derivatives were those of the blurred image.
 2. **What the INR's derivatives allow.**  On one training image, SIRENs with
-   several first omegas are fitted to the blurred image (the task's fit
-   settings otherwise); the same least-squares fit (value, Laplacian,
+   several (first omega, hidden omega, steps) are fitted to the blurred image
+   (``insp.fit``'s settings otherwise); the same least-squares fit (value, Laplacian,
    bilaplacian; in-sample, 3 coefficients) on the INR's own derivatives gives
    the linear gain available to an order-4 operator, next to the relative
    error of the INR's Laplacian and bilaplacian against the exact ones
@@ -44,6 +44,18 @@ from insp.tasks import get_task, image_seed
 
 OUT = Path(__file__).parent / "results" / "deblur_ceiling.json"
 BORDER = 8
+#: (first omega, hidden omega, steps): insp.fit's default, a lower first omega, and the deblur task's fit
+#: (hidden omega 10, insp.tasks.fit_config("deblur")) after 1000, 2000 and 4000 steps.
+DEFAULT_CONFIGS = [(30.0, 30.0, 1000), (10.0, 30.0, 1000), (30.0, 10.0, 1000), (30.0, 10.0, 2000),
+                   (30.0, 10.0, 4000)]
+
+
+def _config(text: str) -> tuple[float, float, int]:
+    try:
+        w0, wh, steps = text.split(",")
+        return float(w0), float(wh), int(steps)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected first_omega,hidden_omega,steps (e.g. 30,10,4000), got {text!r}")
 
 
 def laplacian_powers(img: np.ndarray, top: int) -> list[np.ndarray]:
@@ -77,17 +89,17 @@ def ceiling(orders, size, log):
     return rows
 
 
-def inr_features(name, omegas, size, steps, log):
+def inr_features(name, configs, size, log):
     c, b = degraded(name, size)
     exact = laplacian_powers(b, 2)
     s = (slice(BORDER, -BORDER),) * 2
     base = psnr(b[s], c[s])
     h2 = (2 / (size - 1)) ** 2  # coordinate units -> pixel units, per Laplacian
     rows = []
-    for w0 in omegas:
+    for w0, wh, steps in configs:
         t0 = time.perf_counter()
         model = Siren(2, 1, hidden_features=DEFAULTS["hidden_features"], hidden_layers=DEFAULTS["hidden_layers"],
-                      first_omega_0=w0, hidden_omega_0=DEFAULTS["hidden_omega_0"], seed=0)
+                      first_omega_0=w0, hidden_omega_0=wh, seed=0)
         field, hist = fit(b, model=model, steps=steps, seed=0, progress=False, channel_axis=None, data_range=1.0)
         x = field.domain.grid((size, size), dtype=torch.float32).reshape(-1, 2)
         with torch.no_grad():
@@ -101,11 +113,11 @@ def inr_features(name, omegas, size, steps, log):
         def rel(a, e):
             return float(np.sqrt(np.mean((a[s] - e[s]) ** 2)) / np.std(e[s]))
 
-        rows.append(dict(first_omega_0=w0, fit_psnr=psnr(v, b), linear_gain=gain, coefficients=coef.tolist(),
+        rows.append(dict(first_omega_0=w0, hidden_omega_0=wh, steps=steps, fit_psnr=psnr(v, b), linear_gain=gain, coefficients=coef.tolist(),
                          laplacian_rel_error=rel(-lap, exact[1]), bilaplacian_rel_error=rel(lap2, exact[2]),
                          seconds=time.perf_counter() - t0))
         r = rows[-1]
-        log(f"{name} omega {w0:g}: fit {r['fit_psnr']:.2f} dB, linear gain {gain:+.2f} dB, "
+        log(f"{name} omegas {w0:g}/{wh:g}, {steps} steps: fit {r['fit_psnr']:.2f} dB, linear gain {gain:+.2f} dB, "
             f"lap error {r['laplacian_rel_error']:.2f}, lap^2 error {r['bilaplacian_rel_error']:.2f} "
             f"({r['seconds']:.0f} s)")
     exact_gain = None
@@ -119,11 +131,10 @@ def inr_features(name, omegas, size, steps, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orders", type=int, nargs="+", default=[2, 4, 6, 8, 10])
-    ap.add_argument("--omegas", type=float, nargs="*", default=[30.0, 10.0, 5.0],
-                    help="first omegas of the INR fits (none: skip part 2)")
+    ap.add_argument("--configs", type=_config, nargs="*", default=DEFAULT_CONFIGS,
+                    help="INR fits of part 2 as first_omega,hidden_omega,steps (none: skip part 2)")
     ap.add_argument("--image", default="rocket", choices=TRAIN_IMAGES, help="training image of part 2")
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
@@ -131,8 +142,8 @@ def main():
     log = lambda s: print(s, flush=True)  # noqa: E731
     result = dict(args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                   ceiling=ceiling(args.orders, args.size, log))
-    if args.omegas:
-        result["inr"] = inr_features(args.image, args.omegas, args.size, args.steps, log)
+    if args.configs:
+        result["inr"] = inr_features(args.image, args.configs, args.size, log)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     log(f"wrote {args.out}")

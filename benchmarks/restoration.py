@@ -327,6 +327,16 @@ def metadata(args, images, size, steps) -> dict:
                 degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
 
 
+def merge_results(path: Path, results: dict, run: dict) -> dict:
+    """The results document with ``results``' tasks (re)placed: a run of some tasks keeps the others' tables.
+
+    ``runs[task]`` says which run (versions, date, settings) each task's table comes from.
+    """
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    runs = old.get("runs") or {t: old["meta"] for t in old.get("tasks", {}) if "meta" in old}  # older layout
+    return dict(tasks={**old.get("tasks", {}), **results}, runs={**runs, **{t: run for t in results}})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="store_true", help="only fit and cache the INRs and jets")
@@ -374,10 +384,10 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         results = evaluate(images, args.tasks, size=size, steps=steps, cache_dir=cache, inr=args.inr)
         print_table(results)
-        doc = dict(meta=dict(metadata(args, images, size, steps), inr=args.inr), wall_seconds=time.perf_counter() - t0, tasks=results)
+        run = dict(metadata(args, images, size, steps), inr=args.inr, wall_seconds=time.perf_counter() - t0)
         out = args.out if not args.quick else Path(cache) / "restoration_quick.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_json_safe(doc), indent=1))
+        out.write_text(json.dumps(_json_safe(merge_results(out, results, run)), indent=1))
         print(f"\nwrote {out}")
     finally:
         if tmp is not None:

@@ -104,13 +104,12 @@ def git_commit() -> str | None:
 def inr_config(task: str, size: int, steps: int | None) -> dict:
     """The INR configuration an operator is trained on (and checks for): the ``insp.fit`` defaults with the
     task's overrides (:func:`insp.tasks.fit_config`)."""
-    from insp.fields import DEFAULTS
     from insp.tasks import fit_config
 
     cfg = fit_config(task)
     return dict(architecture="siren", **{k: cfg[k] for k in ("hidden_features", "hidden_layers", "first_omega_0",
                                                              "hidden_omega_0", "lr", "batch_size")},
-                steps=steps or DEFAULTS["steps"], fit_seed=0, image_size=size, domain=[-1.0, 1.0],
+                steps=steps or cfg["steps"], fit_seed=0, image_size=size, domain=[-1.0, 1.0],
                 pixel_spacing=2.0 / (size - 1), channels=1)
 
 

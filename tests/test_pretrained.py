@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import insp
-from insp.fields import DEFAULTS, Domain, ReluMLP, Siren, default_model
+from insp.fields import Domain, ReluMLP, Siren, default_model
 from insp.jet import jet
 from insp.metrics import psnr
 from insp.ops import pretrained as P
@@ -72,7 +72,7 @@ def test_metadata(name):
     expected = fit_config(task)  # insp.fit's defaults with the task's overrides (denoise: first omega 10)
     for key in ("hidden_features", "hidden_layers", "first_omega_0", "hidden_omega_0"):
         assert inr[key] == expected[key], key
-    assert inr["steps"] == DEFAULTS["steps"]
+    assert inr["steps"] == expected["steps"]
     assert inr["image_size"] == 256 and inr["pixel_spacing"] == pytest.approx(2 / 255)
     assert meta["training_images"] and not set(meta["training_images"]) & TEST_IMAGES
     assert meta["training_points"] == 256 * 256 * len(meta["training_images"])
@@ -155,8 +155,10 @@ def test_unsupported_fields_raise():
         insp.ops.denoise(np.zeros((8, 8)))
     with pytest.raises(ValueError, match="2-D"):
         insp.ops.denoise(Siren(3, 1, hidden_features=8, hidden_layers=1))
+    with pytest.raises(ValueError, match="hidden_omega_0"):  # deblur expects hidden omega 10, blur 30
+        insp.ops.blur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=10.0))
     with pytest.raises(ValueError, match="hidden_omega_0"):
-        insp.ops.deblur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=10.0))
+        insp.ops.deblur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=30.0))
     relu = ReluMLP(2, 1)
     with pytest.raises(ValueError, match="check=False"):
         insp.ops.blur(relu)

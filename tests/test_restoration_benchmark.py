@@ -45,3 +45,15 @@ def test_evaluate_cached_only_then_after_build(tmp_path):
     assert mod.jobs(["camera", "coins"], ["deblur", "text"]) == [
         ("camera", "deblur", "degraded"), ("coins", "deblur", "degraded"), ("camera", "text", "degraded"),
         ("coins", "text", "degraded"), ("camera", "text", "known"), ("coins", "text", "known")]
+
+
+def test_a_run_of_some_tasks_keeps_the_other_tables(tmp_path):
+    mod = SimpleNamespace(**runpy.run_path(str(BENCH)))
+    path = tmp_path / "restoration.json"
+    old = dict(meta=dict(date="then"), tasks=dict(denoise="D0", deblur="B0"))  # the layout before per-task runs
+    path.write_text(__import__("json").dumps(old))
+    doc = mod.merge_results(path, dict(deblur="B1"), dict(date="now"))
+    assert doc["tasks"] == dict(denoise="D0", deblur="B1")
+    assert doc["runs"] == dict(denoise=dict(date="then"), deblur=dict(date="now"))
+    assert mod.merge_results(tmp_path / "absent.json", dict(blur="X"), dict(date="now")) == dict(
+        tasks=dict(blur="X"), runs=dict(blur=dict(date="now")))

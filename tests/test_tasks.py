@@ -273,10 +273,16 @@ def test_fit_config_is_the_defaults_with_the_task_overrides():
     from insp.tasks import Task, cache_key, fit_config
 
     assert fit_config("denoise")["first_omega_0"] == 10.0  # fits the image, not the noise
-    for name in ("deblur", "blur", "inpaint", "text"):
+    deblur = fit_config("deblur")  # accurate 4th derivatives: gentler hidden layers, longer fit
+    assert deblur["hidden_omega_0"] == 10.0 and deblur["steps"] == 4000 and deblur["first_omega_0"] == 30.0
+    for name in ("blur", "inpaint", "text"):
         cfg = fit_config(name)
         assert all(cfg[k] == DEFAULTS[k] for k in cfg), name
-    assert cache_key("camera", "denoise")["fit"] == fit_config("denoise")
+    # the key holds the steps actually used once, and the other settings under "fit"
+    key = cache_key("camera", "deblur")
+    assert key["steps"] == 4000 and "steps" not in key["fit"]
+    assert cache_key("camera", "deblur", steps=7)["steps"] == 7
+    assert cache_key("camera", "denoise")["fit"] == {k: v for k, v in fit_config("denoise").items() if k != "steps"}
     odd = Task("odd", "unknown override", fit=dict(omega=3.0), _fn=TASKS["blur"]._fn)
     with pytest.raises(ValueError, match="omega"):
         fit_config(odd)
@@ -288,4 +294,6 @@ def test_fit_degraded_uses_the_task_fit_config(tmp_path):
     _, field, meta = fit_degraded("camera", "denoise", size=16, steps=2, cache_dir=tmp_path, progress=False)
     assert field.first_omega_0 == 10.0 and meta["key"]["fit"]["first_omega_0"] == 10.0
     _, field, _ = fit_degraded("camera", "deblur", size=16, steps=2, cache_dir=tmp_path, progress=False)
-    assert field.first_omega_0 == 30.0
+    assert field.first_omega_0 == 30.0 and field.hidden_omega_0 == 10.0
+    _, field, _ = fit_degraded("camera", "blur", size=16, steps=2, cache_dir=tmp_path, progress=False)
+    assert field.first_omega_0 == field.hidden_omega_0 == 30.0

@@ -29,7 +29,9 @@ What the operators expect
 The INR the operators were trained on (``available_operators()[name]["inr"]``):
 a SIREN with ``insp.fit``'s defaults (3 hidden layers of 128, omega_0 = 30 in
 every layer, 1000 steps) -- except the denoiser, whose SIREN has a first-layer
-omega of 10 (it then fits the image, not the noise) -- fitted to a gray
+omega of 10 (it then fits the image, not the noise), and the deblurrer, whose
+SIREN has hidden-layer omegas of 10 and is fitted for 4000 steps (its order-4
+derivatives are then close to those of the blurred image) -- fitted to a gray
 256x256 image on ``[-1, 1]^2``, i.e. samples ``2/255`` apart in coordinate
 units.  ``fit_for_operator(name, image)`` fits an image of any size exactly
 that way.  The derivatives an

@@ -47,7 +47,7 @@ __all__ = ["Pair", "cache_key", "fit_config", "image_seed", "fit_degraded", "pai
 
 DEFAULT_ORDER = 4
 _FIT_KEYS = ("hidden_features", "hidden_layers", "first_omega_0", "hidden_omega_0", "lr", "batch_size",
-             "final_lr_ratio", "warmup_steps")
+             "final_lr_ratio", "warmup_steps", "steps")
 
 
 @dataclass(eq=False)
@@ -87,10 +87,12 @@ def cache_key(image: str, task, *, size: int = 256, seed: int = 0, protocol: str
     task = get_task(task)
     if image not in _data.names():
         raise ValueError(f"image must be one of insp.data.names(), got {image!r}")
+    fit_settings = fit_config(task)
+    task_steps = fit_settings.pop("steps")  # the key's own "steps" is the one that was used
     return dict(image=image, size=_check_int(size, "size", 2), color=bool(color), task=task.name,
                 params=task.params, seed=_check_int(seed, "seed"), protocol=task.check_protocol(protocol),
-                steps=_check_int(DEFAULTS["steps"] if steps is None else steps, "steps"),
-                fit_seed=_check_int(fit_seed, "fit_seed"), fit=fit_config(task),
+                steps=_check_int(task_steps if steps is None else steps, "steps"),
+                fit_seed=_check_int(fit_seed, "fit_seed"), fit=fit_settings,
                 version=__version__)
 
 
@@ -156,7 +158,7 @@ def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: 
         Fit every pixel of the degraded image, or (inpainting tasks) only the
         known pixels.
     steps, fit_seed : int
-        Fit steps (default ``DEFAULTS["steps"]``) and the fit's seed
+        Fit steps (default: the task's, :func:`fit_config`) and the fit's seed
         (initialisation and mini-batch order).
     color : bool
         RGB instead of gray.
