@@ -80,7 +80,7 @@ VAL_IMAGE = "rocket"
 #: The network every shipped operator uses (chosen by ``--validate``; see docs/pretrained.md).
 NET = dict(order=4, features="partials", hidden_features=64, hidden_layers=3, activation="silu", residual=True)
 #: Per-operator overrides of NET: the validation experiment (denoise) preferred order 2 (docs/pretrained.md).
-OVERRIDES = {"denoise": dict(order=2)}
+OVERRIDES = {"denoise": dict(order=2), "deblur": dict(order=6)}
 #: Training settings (steps, not wall time, fix the result).
 TRAIN = dict(steps=1500, lr=2e-3, batch_size=2048, seed=0)
 
@@ -227,7 +227,9 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         data_seconds = time.perf_counter() - t0
         ckpt_dir = Path(cache) / "train_operators"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tag = "-".join(images) + f"-{size}-w{inr_config(task, size, fit_steps)['first_omega_0']:g}"
+        inr = inr_config(task, size, fit_steps)  # the tag changes with the data and the net: no stale resume
+        tag = "-".join(images) + f"-{size}-w{inr['first_omega_0']:g}-{inr['hidden_omega_0']:g}-s{inr['steps']}" \
+            f"-K{config['order']}"
         ckpt = ckpt_dir / f"{name}-{tag}.ckpt"
         before = _checkpoint_seconds(ckpt)  # a resumed run adds the time spent before the interruption
         net, hist = train_one(name, values, targets, config=config, train=train, checkpoint=ckpt,

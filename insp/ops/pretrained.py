@@ -8,7 +8,7 @@ held-in crop)::
     field, _ = insp.ops.fit_for_operator("denoise", noisy_256x256)
     clean = insp.ops.denoise(field).sample((256, 256))
 
-Each operator is an :class:`~insp.ops.inspnet.INSPNet` (partials of order <= 4 (2 for denoise) of
+Each operator is an :class:`~insp.ops.inspnet.INSPNet` (partials of order <= 4 (2 for denoise, 6 for deblur) of
 the field, 64x3 SiLU MLP, residual: it outputs ``f + correction``) trained by
 ``benchmarks/train_operators.py`` and shipped as ``insp/ops/pretrained/<name>.inspop``
 (package data, about 40 kB each).  The weights are read on first use and kept
@@ -30,8 +30,8 @@ The INR the operators were trained on (``available_operators()[name]["inr"]``):
 a SIREN with ``insp.fit``'s defaults (3 hidden layers of 128, omega_0 = 30 in
 every layer, 1000 steps) -- except the denoiser, whose SIREN has a first-layer
 omega of 10 (it then fits the image, not the noise), and the deblurrer, whose
-SIREN has hidden-layer omegas of 10 and is fitted for 4000 steps (its order-4
-derivatives are then close to those of the blurred image) -- fitted to a gray
+SIREN has hidden-layer omegas of 10 and is fitted for 4000 steps (its high-order
+derivatives are then far closer to those of the blurred image) -- fitted to a gray
 256x256 image on ``[-1, 1]^2``, i.e. samples ``2/255`` apart in coordinate
 units.  ``fit_for_operator(name, image)`` fits an image of any size exactly
 that way.  The derivatives an
@@ -42,7 +42,7 @@ images work channel by channel (the operators are trained on gray images).
 
 Checked before anything is computed (``ValueError`` / ``TypeError`` naming the
 problem): the argument is an ``insp`` Field, 2-D, smooth to the operator's
-order (4; 2 for denoise; a ReLU network is refused), and a :class:`~insp.fields.inr.Siren` with the trained
+order (4; 2 for denoise, 6 for deblur; a ReLU network is refused), and a :class:`~insp.fields.inr.Siren` with the trained
 ``first_omega_0``/``hidden_omega_0`` (other omegas change the bandwidth the
 derivatives encode).  ``check=False`` skips the last test (e.g. to apply an
 operator to the output of another operator, or to a Fourier-feature network),
