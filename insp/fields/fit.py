@@ -314,6 +314,18 @@ def _lr_factor(step: int, steps: int, warmup: int, final_ratio: float, time_frac
     return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def _close_history(history: "FitHistory", done: int, stop: str | None, t_start: float) -> None:
+    """Record how a fit ended: updates made, why it stopped (``"steps"`` if it ran them all), wall time."""
+    history.steps = done
+    history.stopped = stop or "steps"
+    history.wall_time = time.perf_counter() - t_start
+
+
 class _Clock:
     """Seconds of fitting: wall time minus the evaluations made only for logging."""
 
@@ -537,9 +549,8 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
     try:
         for step in range(steps):
             t_now = clock()
-            factor = _lr_factor(step, steps, warmup_steps, final_lr_ratio, t_now / time_limit if time_limit else 0.0)
-            for group in opt.param_groups:
-                group["lr"] = lr * factor
+            _set_lr(opt, lr * _lr_factor(step, steps, warmup_steps, final_lr_ratio,
+                                         t_now / time_limit if time_limit else 0.0))
             idx = sampler.next()
             xb, yb = (x, y) if idx is None else (x[idx], y[idx])
             logging = step % log_every == 0
@@ -566,9 +577,7 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
     model.eval()
     t_end = clock()
     record(done, evaluate(), t_end)
-    history.steps = done
-    history.stopped = stop or "steps"
-    history.wall_time = time.perf_counter() - t_start
+    _close_history(history, done, stop, t_start)
     return model, history
 
 
@@ -754,9 +763,8 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     try:
         for step in range(steps):
             t_now = clock()
-            factor = _lr_factor(step, steps, warmup_steps, final_lr_ratio, t_now / time_limit if time_limit else 0.0)
-            for group in opt.param_groups:
-                group["lr"] = lr * factor
+            _set_lr(opt, lr * _lr_factor(step, steps, warmup_steps, final_lr_ratio,
+                                         t_now / time_limit if time_limit else 0.0))
             logging = step % log_every == 0
             if full:
                 per_mc = eng.step(x, None)  # (B, c): each member's per-channel MSE over its known points
@@ -782,9 +790,7 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     eng.write_back(models)
     for mod in models:
         mod.eval()
-    history.steps = done
-    history.stopped = stop or "steps"
-    history.wall_time = time.perf_counter() - t_start
+    _close_history(history, done, stop, t_start)
     return models, history
 
 
