@@ -113,7 +113,8 @@ def inr_features(name, configs, size, log):
         def rel(a, e):
             return float(np.sqrt(np.mean((a[s] - e[s]) ** 2)) / np.std(e[s]))
 
-        rows.append(dict(first_omega_0=w0, hidden_omega_0=wh, steps=steps, fit_psnr=psnr(v, b), linear_gain=gain, coefficients=coef.tolist(),
+        rows.append(dict(first_omega_0=w0, hidden_omega_0=wh, steps=steps, fit_psnr=psnr(v, b), linear_gain=gain,
+                         coefficients=coef.tolist(),
                          laplacian_rel_error=rel(-lap, exact[1]), bilaplacian_rel_error=rel(lap2, exact[2]),
                          seconds=time.perf_counter() - t0))
         r = rows[-1]

@@ -79,7 +79,8 @@ VAL_IMAGE = "rocket"
 
 #: The network every shipped operator uses (chosen by ``--validate``; see docs/pretrained.md).
 NET = dict(order=4, features="partials", hidden_features=64, hidden_layers=3, activation="silu", residual=True)
-#: Per-operator overrides of NET: the validation experiment (denoise) preferred order 2 (docs/pretrained.md).
+#: Per-operator overrides of NET: the validation experiment (denoise) preferred order 2, the held-out-rocket check
+#: (deblur) order 6 (docs/pretrained.md).
 OVERRIDES = {"denoise": dict(order=2), "deblur": dict(order=6)}
 #: Training settings (steps, not wall time, fix the result).
 TRAIN = dict(steps=1500, lr=2e-3, batch_size=2048, seed=0)
@@ -239,7 +240,7 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         fit_total = float(sum(v for v in fits.values() if v is not None))
         meta = dict(
             name=name, task=task, task_params=get_task(task).params, protocol=protocol,
-            inr=inr_config(task, size, fit_steps), training_images=images,
+            inr=inr, training_images=images,
             training_points=int(values.shape[0]),
             degradation_seeds="insp.tasks.image_seed(name)", train=dict(train), order=config["order"], net=config,
             training_seconds=round(train_seconds, 1), fit_seconds=round(fit_total, 1),

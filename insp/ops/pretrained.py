@@ -42,7 +42,8 @@ images work channel by channel (the operators are trained on gray images).
 
 Checked before anything is computed (``ValueError`` / ``TypeError`` naming the
 problem): the argument is an ``insp`` Field, 2-D, smooth to the operator's
-order (4; 2 for denoise, 6 for deblur; a ReLU network is refused), and a :class:`~insp.fields.inr.Siren` with the trained
+order (4; 2 for denoise, 6 for deblur; a ReLU network is refused), and a
+:class:`~insp.fields.inr.Siren` with the trained
 ``first_omega_0``/``hidden_omega_0`` (other omegas change the bandwidth the
 derivatives encode).  ``check=False`` skips the last test (e.g. to apply an
 operator to the output of another operator, or to a Fourier-feature network),

@@ -123,7 +123,7 @@ TASKS: dict[str, Task] = {
     # 1000 steps at omega 30 end at +2.8 dB over the noisy image, at omega 10 at +6.1 dB (docs/restoration.md)
     "denoise": Task("denoise", "Gaussian noise (sigma in [0, 1] units), clipped to [0, 1]",
                     dict(sigma=25 / 255, clip=True), fit=dict(first_omega_0=10.0), _fn=_denoise),
-    # deblurring reads order-4 derivatives of a very smooth image, and the INR's are only as good as its fit:
+    # deblurring reads order-4..6 derivatives of a very smooth image, and the INR's are only as good as its fit:
     # hidden omega 10 (not 30) and 4000 steps take rocket's fit from 58.7 to 71.6 dB and the error of its
     # bilaplacian from 68x to 0.5x the exact one's spread (docs/restoration.md, benchmarks/deblur_ceiling.py)
     "deblur": Task("deblur", "blur with a known PSF, reflect boundary", dict(sigma=2.0, kernel="gaussian", repeat=1),
