@@ -22,9 +22,10 @@ FIXTURE = Path(__file__).parent / "data" / "pretrained_heldin.npz"
 
 #: Held-in gain (dB) each operator must reach on its 24x24 crop of the first training image, moon (the window where
 #: the INR is furthest from the target, benchmarks/train_operators.fixture_crop). Measured on these crops: denoise
-#: 0.14, deblur 2.87, blur 0.34, inpaint 3.7, inpaint_known 0.00, text 14.9 dB; the floors are about half, so they
-#: fail when an operator is broken or swapped -- except inpaint_known, whose INR is already within 0.2 dB of the
-#: target on its training images: there the test only checks that the operator does no harm.
+#: 0.11 (a linear map since 2026-11-29), deblur 2.87, blur 0.34, inpaint 3.7, inpaint_known 0.00, text 14.9 dB;
+#: the floors are about half, so they fail when an operator is broken or swapped -- except inpaint_known, whose INR
+#: is already within 0.2 dB of the target on its training images: there the test only checks that the operator does
+#: no harm.
 #: The documented tasks (docs/restoration.md): degradation parameters and fitting protocol of each operator.
 TASKS = {"denoise": ("denoise", dict(sigma=25 / 255, clip=True), "degraded"),
          "deblur": ("deblur", dict(sigma=2.0, kernel="gaussian", repeat=1), "degraded"),
@@ -35,7 +36,7 @@ TASKS = {"denoise": ("denoise", dict(sigma=25 / 255, clip=True), "degraded"),
 #: The restoration split's test images (insp.data.TEST_IMAGES): never trained on.
 TEST_IMAGES = {"camera", "astronaut", "coffee", "chelsea", "coins"}
 
-MIN_GAIN = {"denoise": 0.07, "deblur": 1.4, "blur": 0.17, "inpaint": 1.8, "inpaint_known": -0.05, "text": 7.0}
+MIN_GAIN = {"denoise": 0.05, "deblur": 1.4, "blur": 0.17, "inpaint": 1.8, "inpaint_known": -0.05, "text": 7.0}
 
 
 def test_every_operator_file_is_package_data():

@@ -9,9 +9,9 @@ held-in crop)::
     clean = insp.ops.denoise(field).sample((256, 256))
 
 Each operator is an :class:`~insp.ops.inspnet.INSPNet` (partials of order <= 4 (2 for denoise, 6 for deblur) of
-the field, 64x3 SiLU MLP, residual: it outputs ``f + correction``) trained by
-``benchmarks/train_operators.py`` and shipped as ``insp/ops/pretrained/<name>.inspop``
-(package data, about 40 kB each).  The weights are read on first use and kept
+the field, 64x3 SiLU MLP -- none for denoise, a linear map --, residual: it outputs ``f + correction``) trained
+by ``benchmarks/train_operators.py`` and shipped as ``insp/ops/pretrained/<name>.inspop``
+(package data, 3-45 kB each).  The weights are read on first use and kept
 (one read per operator and process).  Every function returns a lazy Field that
 can be sampled at any resolution.
 
