@@ -83,9 +83,9 @@ VAL_IMAGE = "rocket"
 NET = dict(order=4, features="partials", hidden_features=64, hidden_layers=3, activation="silu", residual=True)
 #: Per-operator overrides of NET: the validation experiment (denoise) preferred order 2 and the leave-one-out
 #: selection (--loo) a linear map for it -- the MLP made the test images 0.4 dB worse than their INRs -- and order 2
-#: for inpaint and inpaint_known; the held-out-rocket check (deblur) order 6 (docs/pretrained.md).
+#: for inpaint, inpaint_known and text; the held-out-rocket check (deblur) order 6 (docs/pretrained.md).
 OVERRIDES = {"denoise": dict(order=2, hidden_layers=0), "deblur": dict(order=6), "inpaint": dict(order=2),
-             "inpaint_known": dict(order=2)}
+             "inpaint_known": dict(order=2), "text": dict(order=2)}
 #: Training settings (steps, not wall time, fix the result).
 TRAIN = dict(steps=1500, lr=2e-3, batch_size=2048, seed=0)
 
