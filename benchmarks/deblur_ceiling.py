@@ -73,6 +73,13 @@ def _config(text: str) -> tuple[float, float, int]:
         raise argparse.ArgumentTypeError(f"expected first_omega,hidden_omega,steps (e.g. 30,10,4000), got {text!r}")
 
 
+def grid_values(field, size: int) -> np.ndarray:
+    """The field sampled on the ``size x size`` pixel grid of its domain, float64."""
+    x = field.domain.grid((size, size), dtype=torch.float32).reshape(-1, 2)
+    with torch.no_grad():
+        return field(x).reshape(size, size).double().numpy()
+
+
 def laplacian_powers(img: np.ndarray, top: int) -> list[np.ndarray]:
     """``(-lap)^k img`` for k = 0..top, exact for the DCT (reflect-boundary) interpolant, pixel units."""
     n0, n1 = img.shape
@@ -126,8 +133,7 @@ def inr_features(name, configs, size, log):
                       first_omega_0=w0, hidden_omega_0=wh, seed=0)
         field, hist = fit(b, model=model, steps=steps, seed=0, progress=False, channel_axis=None, data_range=1.0)
         x = field.domain.grid((size, size), dtype=torch.float32).reshape(-1, 2)
-        with torch.no_grad():
-            v = field(x).reshape(size, size).double().numpy()
+        v = grid_values(field, size)
         lap = laplacian_at(field, x, power=1, create_graph=False).reshape(size, size).double().numpy() * h2
         lap2 = laplacian_at(field, x, power=2, create_graph=False).reshape(size, size).double().numpy() * h2**2
         own = laplacian_powers(v, 2)
@@ -164,9 +170,7 @@ def precision(scales, orders, size, cache, log):
     def load(name):
         deg, field, meta = fit_degraded(name, "deblur", size=size, seed=image_seed(name), cache_dir=cache,
                                         progress=False)
-        x = field.domain.grid((size, size), dtype=torch.float32).reshape(-1, 2)
-        with torch.no_grad():
-            v = field(x).reshape(size, size).double().numpy()
+        v = grid_values(field, size)
         log(f"{name}: INR {meta['final_psnr']:.2f} dB from the blurred image"
             f" ({'cached' if meta['from_cache'] else 'fitted'})")
         return deg.target, deg.input, v - deg.input, deg.psf

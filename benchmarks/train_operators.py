@@ -201,7 +201,7 @@ def leave_one_out(args, names, size, fit_steps, cache, train) -> dict:
         images = images_for(name, args)
         if len(images) < 2:
             raise ValueError(f"--loo needs at least two training images for {name}, got {images}")
-        order = max(NET["order"], *(c.get("order", NET["order"]) for c in LOO_CANDIDATES.values()))
+        order = max({**NET, **c}["order"] for c in LOO_CANDIDATES.values())  # one jet serves every candidate
         vals, targs, _ = tensors(name, images, size=size, fit_steps=fit_steps, cache=cache, order=order,
                                  progress=not args.quiet)
         n = size * size  # training_tensors stacks every pixel of every image, image by image
@@ -360,13 +360,14 @@ def main(argv=None) -> int:
             return 0
         if args.loo:
             res = leave_one_out(args, args.operators, size, fit_steps, cache, train)
-            doc = dict(net=NET, train=train, candidates=LOO_CANDIDATES, images={op: images_for(op, args) for op in res},
-                       inr={op: inr_config(OPERATORS[op][0], size, fit_steps) for op in args.operators},
-                       loo=res, seconds=time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            docs = {op: dict(net=NET, train=train, candidates=LOO_CANDIDATES, images=images_for(op, args),
+                             inr=inr_config(OPERATORS[op][0], size, fit_steps), loo=r, seconds=seconds)
+                    for op, r in res.items()}
             if not args.quick:  # one entry per operator, earlier ones kept
                 path = OUT / "train_operators_loo.json"
                 old = json.loads(path.read_text()) if path.is_file() else {}
-                path.write_text(json.dumps({**old, **{op: {**doc, "loo": r} for op, r in res.items()}}, indent=1))
+                path.write_text(json.dumps({**old, **docs}, indent=1))
             return 0
         summary = train_all(args, args.operators, size, fit_steps, cache, train, out_dir)
         doc = dict(operators=summary, net=NET, train=train, wall_seconds=time.perf_counter() - t0,
