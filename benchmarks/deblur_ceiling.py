@@ -51,7 +51,7 @@ from scipy.fft import dctn, idctn
 
 from insp.data import TEST_IMAGES, TRAIN_IMAGES, gray
 from insp.fields import Siren, fit
-from insp.fields.fit import DEFAULTS
+from insp.fields import DEFAULTS
 from insp.jet import laplacian_at
 from insp.metrics import psnr
 from insp.tasks import get_task, image_seed

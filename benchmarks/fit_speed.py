@@ -100,7 +100,7 @@ def bench_camera(budget: float, size: int) -> dict:
 
     load0 = _load()
     base_model = Siren(2, 1, hidden_features=128, hidden_layers=3, first_omega_0=30.0, hidden_omega_0=30.0, seed=0)
-    _, hb = fit(img, model=base_model, steps=10**7, lr=1e-3, batch_size=None, final_lr_ratio=1.0,
+    _, hb = fit(img, model=base_model, steps=10**7, lr=1e-3, batch_size="full", final_lr_ratio=1.0,
                 time_limit=2 * budget, channel_axis=None, data_range=1.0, progress=False, seed=0)
     out["baseline"] = dict(
         config="SIREN 2-128x4-1 (3 hidden), omega 30, Adam lr 1e-3 constant, full batch",

@@ -128,7 +128,7 @@ def fitted(signal: np.ndarray, key: str, *, steps: int, seed: int, cache: Path, 
     Fits run a fixed number of ``steps`` (no time limit), so quality figures do not depend on how busy
     the machine is.  ``first_omega`` replaces the default first-layer frequency (30).
     """
-    from insp.fields.fit import DEFAULTS, fit
+    from insp.fields import DEFAULTS, fit
     from insp.fields.inr import Siren
     from insp.fields.io import load, read_header, save
 

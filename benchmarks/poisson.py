@@ -116,7 +116,8 @@ def recon(size, fit_steps, grad_steps, lap_steps, log, init_steps=1000):
 def blend_pair(name, s, t, m, args, log):
     n = t.shape[0]
     t0 = time.perf_counter()
-    out, info = poisson_blend(s, t, m, fit_steps=args.fit_steps, progress=False, return_info=True)
+    out = poisson_blend(s, t, m, fit_steps=args.fit_steps, progress=False)
+    info = out.info
     t_inr = time.perf_counter() - t0
     R = render(out, (n, n))
     S, T = render(info["source_field"], (n, n)), render(info["target_field"], (n, n))

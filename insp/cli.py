@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_fit(args) -> int:
     from pathlib import Path
 
-    from .fields.fit import fit
+    from .fields.fitting import fit
     from .fields.io import save
     from .imageio import read_image
 

@@ -125,7 +125,7 @@ def camera_image(*, size: int = 256) -> np.ndarray:
 
 def fit_section(ctx: DemoContext) -> None:
     """Fit the default SIREN to the camera image and save it."""
-    from .fields.fit import fit
+    from .fields.fitting import fit
     from .fields.io import save
     from .imageio import write_image
 

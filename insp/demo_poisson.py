@@ -54,9 +54,9 @@ def poisson_section(ctx) -> None:
     n = 32 if ctx.quick else 128
     source, target, mask = blend_pair_images(n)
     t = time.perf_counter()
-    out, info = poisson_blend(source, target, mask, fit_steps=50 if ctx.quick else 200,
-                              features=128 if ctx.quick else None, seed=ctx.seed, progress=ctx.progress,
-                              return_info=True)
+    out = poisson_blend(source, target, mask, fit_steps=50 if ctx.quick else 200,
+                        features=128 if ctx.quick else None, seed=ctx.seed, progress=ctx.progress)
+    info = out.info
     t_inr = time.perf_counter() - t
     with torch.no_grad():
         inr = out.sample((n, n)).double().numpy()

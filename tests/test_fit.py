@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from insp.fields import Domain, Siren
-from insp.fields.fit import DEFAULTS, FitHistory, default_model, fit, fit_many
+from insp.fields import DEFAULTS, FitHistory, default_model, fit, fit_many
 from insp.metrics import psnr
 
 
@@ -360,7 +360,7 @@ def test_fit_many_bad_models_and_masks(image16):
 
 
 def test_lr_schedule_cosine_warmup_and_deadline():
-    from insp.fields.fit import _lr_factor
+    from insp.fields.fitting.loop import lr_factor as _lr_factor
 
     assert _lr_factor(0, 100, 0, 0.0) == 1.0
     assert _lr_factor(50, 100, 0, 0.0) == pytest.approx(0.5)

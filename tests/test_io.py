@@ -236,7 +236,7 @@ def test_save_overwrites_atomically(tmp_path):
 
 
 def test_fitted_field_round_trip_keeps_signal_units(tmp_path):
-    from insp.fields.fit import fit
+    from insp.fields import fit
 
     sig = 10 + 5 * np.sin(np.linspace(0, 6, 50))
     field, _ = fit(sig, steps=20, progress=False, model=Siren(1, 1, hidden_features=16, hidden_layers=1))

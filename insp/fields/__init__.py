@@ -4,11 +4,13 @@ from .base import DEFAULT_CHUNK_SIZE, Field, sample
 from .domain import Domain
 from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
 from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
-from .fit import DEFAULTS, FitHistory, default_model, fit, fit_many
+from .fitting import DEFAULTS, FULL_BATCH, FitHistory, default_model, fit, fit_many
 from .io import FileFormatError, load, read_header, save
+from .transforms import GridField, Mean, Product, Translated
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
     "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
-    "DEFAULTS", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
+    "DEFAULTS", "FULL_BATCH", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
+    "GridField", "Mean", "Product", "Translated",
 ]

@@ -14,9 +14,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .domain import Domain, check_shape
+from .._checks import check_int, check_shape
+from .domain import Domain
 
-__all__ = ["Field", "sample", "DEFAULT_CHUNK_SIZE", "check_chunk_size", "field_dtype_device"]
+__all__ = ["Field", "sample", "DEFAULT_CHUNK_SIZE", "check_chunk_size", "check_field", "field_dtype_device"]
 
 #: Points evaluated at once by :func:`sample` (65,536 = one 256x256 image).
 DEFAULT_CHUNK_SIZE = 65536
@@ -30,9 +31,16 @@ _MIN_ROWS = 64
 
 
 def check_chunk_size(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return chunk_size
+    return check_int(chunk_size, "chunk_size")
+
+
+def check_field(field, *, name: str = "field", dim: int | None = None) -> "Field":
+    """``field`` if it is an insp :class:`Field` (of dimension ``dim``, when given), else a clear error."""
+    if not isinstance(field, Field):
+        raise TypeError(f"{name} must be an insp.Field, got {type(field).__name__}")
+    if dim is not None and field.in_features != dim:
+        raise ValueError(f"{name} must be a {dim}-D field, got a {field.in_features}-D one")
+    return field
 
 
 def field_dtype_device(field: nn.Module, default_dtype=None):

@@ -13,26 +13,14 @@ Conventions (fixed once for the whole library):
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
-__all__ = ["Domain", "check_shape"]
+from .._checks import check_shape
 
-
-def check_shape(shape: Sequence[int], dim: int, *, name: str = "shape") -> tuple[int, ...]:
-    """Validate a grid shape of ``dim`` axes, each with at least 2 samples."""
-    try:
-        shape = tuple(operator.index(n) for n in shape)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of {dim} integers, got {shape!r}") from None
-    if len(shape) != dim:
-        raise ValueError(f"{name} must have {dim} entries (one per axis), got {shape}")
-    if any(n < 2 for n in shape):
-        raise ValueError(f"{name} needs at least 2 samples per axis, got {shape}")
-    return shape
+__all__ = ["Domain"]
 
 
 @dataclass(frozen=True)

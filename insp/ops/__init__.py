@@ -16,16 +16,16 @@ from .inspnet import INSPNet, INSPNetField, TrainHistory, load_operator, save_op
 from .linear import LinearOperatorField, OperatorField
 from .pretrained import (available_operators, blur, deblur, denoise, fit_for_operator, inpaint, load_pretrained,
                          pretrained_domain, remove_text)
-from .poisson import (BLEND_MODES, INTEGRATION_SHAPE, Anchor, CompositeGradient, GridField, PoissonBlendField,
-                      Translated, composite_gradient, fit_gradients, fit_laplacian, integrate_gradient, poisson_blend)
+from .poisson import (BLEND_MODES, INTEGRATION_SHAPE, Anchor, CompositeGradient, PoissonBlendField, composite_gradient,
+                      fit_gradients, fit_laplacian, integrate_gradient, poisson_blend)
 
 __all__ = ["BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_blur", "heat_series_coefficients",
            "lattice_blur", "DifferentialPolynomial", "directional_derivative", "divergence", "gradient",
            "gradient_magnitude", "hessian", "laplacian", "linear_operator", "sharpen", "edges",
            "non_maximum_suppression", "pixel_gradient", "INSPNet", "INSPNetField", "TrainHistory", "load_operator",
            "save_operator", "train_operator", "LinearOperatorField", "OperatorField",
-           "BLEND_MODES", "INTEGRATION_SHAPE", "Anchor", "CompositeGradient", "GridField", "PoissonBlendField",
-           "Translated", "composite_gradient", "fit_gradients", "fit_laplacian", "integrate_gradient", "poisson_blend",
+           "BLEND_MODES", "INTEGRATION_SHAPE", "Anchor", "CompositeGradient", "PoissonBlendField",
+           "composite_gradient", "fit_gradients", "fit_laplacian", "integrate_gradient", "poisson_blend",
            "available_operators", "blur", "deblur", "denoise", "fit_for_operator", "inpaint", "load_pretrained",
            "pretrained_domain",
            "remove_text"]

@@ -15,8 +15,8 @@ from torch import nn
 from ..fields.base import Field
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order
 from ..jet.indices import index_of, multi_indices, parse_name
-from .linear import LinearOperatorField, OperatorField, check_field
-
+from ..fields.base import check_field
+from .linear import LinearOperatorField, OperatorField
 __all__ = ["gradient", "divergence", "laplacian", "hessian", "directional_derivative", "gradient_magnitude",
            "sharpen", "DifferentialPolynomial", "linear_operator"]
 

@@ -7,10 +7,10 @@ import torch
 
 from ..baselines.edges import DEFAULT_HIGH_THRESHOLD, DEFAULT_LOW_THRESHOLD, _check_thresholds
 from ..fields.base import DEFAULT_CHUNK_SIZE, Field, field_dtype_device
-from ..fields.domain import check_shape
+from .._checks import check_shape
 from ..jet.engine import gradient_at
 from .. import units
-from .linear import check_field
+from ..fields.base import check_field
 
 __all__ = ["edges", "pixel_gradient", "non_maximum_suppression"]
 

@@ -39,11 +39,12 @@ import numpy as np
 import torch
 
 from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size, field_dtype_device
-from ..fields.domain import Domain, check_shape
+from .._checks import check_shape
+from ..fields.domain import Domain
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order
 from ..jet.indices import index_of, multi_indices
-from .linear import LinearOperatorField, OperatorField, check_field
-
+from ..fields.base import check_field
+from .linear import LinearOperatorField, OperatorField
 __all__ = ["gaussian_blur", "GaussianBlur", "SeriesDivergenceError", "heat_series_coefficients", "BLUR_METHODS"]
 
 BLUR_METHODS = ("auto", "series", "quadrature")

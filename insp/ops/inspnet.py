@@ -77,7 +77,8 @@ from ..fields.base import Field, field_dtype_device
 from ..fields.io import FileFormatError, read_container, write_container
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order, jet
 from ..jet.indices import index_of, multi_indices, name_of
-from .linear import OperatorField, check_field
+from ..fields.base import check_field
+from .linear import OperatorField
 
 __all__ = ["INSPNet", "INSPNetField", "TrainHistory", "train_operator", "save_operator", "load_operator",
            "invariant_features", "invariant_feature_names", "FEATURES", "CHANNEL_MODES", "ACTIVATIONS"]

@@ -18,17 +18,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..fields.base import Field
+from ..fields.base import Field, check_field
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order, jet, laplacian_at
 from ..jet.indices import index_of, multi_indices
 
-__all__ = ["OperatorField", "LinearOperatorField", "check_field"]
-
-
-def check_field(field, *, name: str = "field") -> Field:
-    if not isinstance(field, Field):
-        raise TypeError(f"{name} must be an insp.Field, got {type(field).__name__}")
-    return field
+__all__ = ["OperatorField", "LinearOperatorField"]
 
 
 class OperatorField(Field):

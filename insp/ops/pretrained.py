@@ -60,7 +60,7 @@ from importlib import resources
 from ..fields.base import Field
 from ..fields.domain import Domain
 from .inspnet import INSPNet, INSPNetField, load_operator
-from .linear import check_field
+from ..fields.base import check_field
 
 __all__ = ["denoise", "deblur", "blur", "inpaint", "remove_text", "available_operators", "load_pretrained",
            "pretrained_domain", "fit_for_operator", "OPERATOR_FILES"]
@@ -147,7 +147,7 @@ def fit_for_operator(name: str, image, *, mask=None, steps: int | None = None, s
     """
     import numpy as np
 
-    from ..fields.fit import fit
+    from ..fields.fitting import fit
     from ..fields.inr import Siren
 
     inr = _metadata(_check_name(name))["inr"]

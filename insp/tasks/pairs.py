@@ -4,7 +4,7 @@ For one image of :mod:`insp.data` and one :class:`~insp.tasks.registry.Task`:
 
 1. degrade the clean image (seeded) -> :class:`~insp.tasks.registry.Degraded`;
 2. fit an INR to the degraded image with :func:`insp.fit` (SIREN 3x128 and
-   :data:`insp.fields.fit.DEFAULTS` settings with the task's overrides,
+   :data:`insp.fields.fitting.DEFAULTS` settings with the task's overrides,
    :func:`fit_config`: denoise uses a first omega of 10), either to every pixel
    (``protocol="degraded"``) or, for inpainting tasks, to the known pixels only
    (``protocol="known"``, ``fit(..., mask=known)``);
@@ -97,7 +97,7 @@ def cache_key(image: str, task, *, size: int = 256, seed: int = 0, protocol: str
 
 
 def fit_config(task) -> dict:
-    """The fit settings of ``task``'s INRs: :data:`insp.fields.fit.DEFAULTS` with the task's overrides."""
+    """The fit settings of ``task``'s INRs: :data:`insp.fields.fitting.DEFAULTS` with the task's overrides."""
     task = get_task(task)
     unknown = sorted(set(task.fit) - set(_FIT_KEYS))
     if unknown:

@@ -85,7 +85,7 @@ class Task:
 
     ``params`` are the degradation's parameters (recorded in cache keys);
     ``protocols`` the fitting protocols it supports (see module notes);
-    ``fit`` overrides of :data:`insp.fields.fit.DEFAULTS` for the INR fitted
+    ``fit`` overrides of :data:`insp.fields.fitting.DEFAULTS` for the INR fitted
     to the degraded image (recorded in cache keys and in the metadata of the
     operator trained on it).
     """

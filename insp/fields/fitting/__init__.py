@@ -1,0 +1,15 @@
+"""Fitting fields to sampled signals: :func:`fit`, :func:`fit_many` and the loop kit they share.
+
+* :mod:`~insp.fields.fitting.signal` -- how arrays are read as signals (layout, masks, normalisation);
+* :mod:`~insp.fields.fitting.loop` -- the one training loop (schedule, sampler, clock, progress, history),
+  also used by the gradient-domain fits and by operator training;
+* :mod:`~insp.fields.fitting.engines` -- how one update of B fields is computed;
+* :mod:`~insp.fields.fitting.fitters` -- :func:`fit`, :func:`fit_many`, :data:`DEFAULTS`.
+"""
+
+from .fitters import DEFAULTS, FULL_BATCH, default_model, fit, fit_many
+from .loop import FitHistory
+from .signal import SignalSpec, prepare_signal
+
+__all__ = ["DEFAULTS", "FULL_BATCH", "default_model", "fit", "fit_many", "FitHistory", "SignalSpec",
+           "prepare_signal"]

@@ -1,0 +1,498 @@
+"""Fitting fields to sampled signals: :func:`fit` (one) and :func:`fit_many` (a batch), one loop.
+
+A signal is an array sampled on the grid ``linspace(low, high, n)`` of each
+axis of a :class:`~insp.fields.domain.Domain` (``[-1, 1]^d`` by default);
+:func:`fit` returns a field ``f`` with ``f.sample(signal_shape)`` close to the
+signal, in the signal's own units.  How arrays are read (``channel_axis``,
+masks) is :mod:`insp.fields.fitting.signal`.
+
+:func:`fit` is the single-member case of :func:`fit_many`: both prepare
+their members with :func:`_prepare_members` and run :func:`_fit_members`, one
+:class:`~insp.fields.fitting.loop.TrainingLoop` over an engine of
+:mod:`insp.fields.fitting.engines` (``fit``: plain autograd on the one field;
+``fit_many``: stacked SIRENs or ``vmap``).
+
+Values
+------
+The objective is the mean squared error on *normalised* values: each channel
+is mapped to ``[-1, 1]`` by its mid-range and half-range (over the known
+samples).  The network of a :class:`~insp.fields.inr.NeuralField` learns the
+normalised values and its final :class:`~insp.fields.layers.ValueAffine`
+(``net[-1].scale``, ``net[-1].shift``) stores the inverse map, so the fitted
+field returns values in the signal's units and the normalisation is saved with
+the weights.  PSNR in the history is in the signal's units with
+``data_range`` (default: the signal's peak-to-peak range; 1 for an image
+spanning [0, 1]).
+
+Defaults
+--------
+``None`` for an option means its default, :data:`DEFAULTS` (measured in
+``benchmarks/fit_speed.py``; reasons in ``docs/fitting.md``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..._checks import check_callable, check_choice, check_int, check_number, check_seed
+from ..base import Field, field_dtype_device
+from ..domain import Domain
+from ..inr import NeuralField, Siren
+from .engines import ENGINES, ModuleEngine, SirenEngine, VmapEngine, siren_structure
+from .loop import BatchSampler, FitHistory, TrainingLoop, psnr_from_mse
+from .signal import (CHANNEL_AXIS_AUTO, SignalSpec, check_finite, check_mask, data_range as _data_range,
+                     normalisation, prepare_signal, split_signals)
+
+__all__ = ["fit", "fit_many", "default_model", "DEFAULTS", "FULL_BATCH"]
+
+
+#: The default fitting configuration (measured in ``benchmarks/fit_speed.py``;
+#: reasons in ``docs/fitting.md``).
+DEFAULTS: dict[str, Any] = dict(
+    # model (see default_model): the reference SIREN sizes
+    hidden_features=128,
+    hidden_layers=3,
+    first_omega_0=30.0,
+    hidden_omega_0=30.0,
+    # optimisation: Adam, random mini-batches, cosine decay to 0
+    steps=1000,
+    lr=1.5e-3,
+    final_lr_ratio=0.0,  # cosine decay from lr to lr * final_lr_ratio over `steps`
+    warmup_steps=0,
+    batch_size=4096,  # points per step; signals with fewer known samples use all of them
+)
+
+#: ``batch_size`` value for full-batch updates (every known sample in every step)
+FULL_BATCH = "full"
+
+
+def default_model(in_features: int, out_features: int, *, domain: Domain | None = None, seed: int | None = 0,
+                  dtype=None, device=None) -> Siren:
+    """The SIREN that :func:`fit` builds when no ``model`` is given (sizes from :data:`DEFAULTS`)."""
+    return Siren(in_features, out_features, hidden_features=DEFAULTS["hidden_features"],
+                 hidden_layers=DEFAULTS["hidden_layers"], first_omega_0=DEFAULTS["first_omega_0"],
+                 hidden_omega_0=DEFAULTS["hidden_omega_0"], domain=domain, seed=seed, dtype=dtype, device=device)
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The loop options of a fit, defaults filled in and checked."""
+
+    steps: int
+    lr: float
+    batch_size: int | None  # None: full batch
+    time_limit: float | None
+    log_every: int | None
+    final_lr_ratio: float
+    warmup_steps: int
+
+
+def _options(steps, lr, batch_size, time_limit, log_every, final_lr_ratio, warmup_steps) -> _Options:
+    def default(value, key):
+        return DEFAULTS[key] if value is None else value
+
+    batch_size = default(batch_size, "batch_size")
+    return _Options(
+        steps=check_int(default(steps, "steps"), "steps", minimum=0),
+        lr=check_number(default(lr, "lr"), "lr"),
+        batch_size=None if batch_size == FULL_BATCH else check_int(batch_size, "batch_size"),
+        time_limit=check_number(time_limit, "time_limit", allow_none=True),
+        log_every=check_int(log_every, "log_every", allow_none=True),
+        final_lr_ratio=check_number(default(final_lr_ratio, "final_lr_ratio"), "final_lr_ratio", strict=False),
+        warmup_steps=check_int(default(warmup_steps, "warmup_steps"), "warmup_steps", minimum=0),
+    )
+
+
+def _set_value_affine(model: nn.Module, scale: torch.Tensor, shift: torch.Tensor) -> None:
+    affine = getattr(model, "value_affine", None)
+    if affine is not None:
+        with torch.no_grad():
+            affine.scale.copy_(scale)
+            affine.shift.copy_(shift)
+
+
+# --------------------------------------------------------------------------- the shared fit
+
+
+@dataclass
+class _Members:
+    """B prepared signals and their fields: what :func:`_fit_members` trains."""
+
+    models: list
+    spec: SignalSpec
+    Y: torch.Tensor  # (B, P, c) float64 on the CPU, zero where unknown
+    known: torch.Tensor  # (B, P) bool
+    scale: torch.Tensor  # (B, c) float64
+    shift: torch.Tensor
+    ranges: list[float]  # per-member data range of the PSNR
+
+
+def _prepare_members(values: list[torch.Tensor], spec: SignalSpec, models: list, mask, data_range, *,
+                     batched: bool) -> _Members:
+    """Masks, finite checks, normalisation, data ranges; sets each model's ValueAffine."""
+    B = len(values)
+    Y = torch.stack([v.reshape(-1, spec.channels) for v in values])  # (B, P, c) float64
+    P = Y.shape[1]
+    if mask is not None:
+        m = check_mask(mask, spec.spatial_shape, batch=B if batched else None)
+        m = m.reshape(-1, P).expand(B, P) if m.shape == spec.spatial_shape else m.reshape(B, P)
+    else:
+        m = torch.ones(B, P, dtype=torch.bool)
+    counts = m.sum(dim=1)
+    if (counts == 0).any():
+        if not batched:
+            raise ValueError("mask has no True entry: there is nothing to fit")
+        raise ValueError(f"mask has no True entry for signals {torch.nonzero(counts == 0).squeeze(1).tolist()}")
+    scales, shifts, ranges = [], [], []
+    for i in range(B):
+        known_vals = Y[i][m[i]]
+        check_finite(known_vals, f"signals[{i}]" if batched else "signal")
+        sc, sh = normalisation(known_vals)
+        scales.append(sc)
+        shifts.append(sh)
+        ranges.append(_data_range(data_range, known_vals))
+    scale, shift = torch.stack(scales), torch.stack(shifts)
+    Y = torch.where(m[..., None], Y, torch.zeros((), dtype=Y.dtype))  # hidden NaNs never reach the loss
+    for mod, sc, sh in zip(models, scale, shift):
+        pdtype, pdevice = field_dtype_device(mod)
+        _set_value_affine(mod, sc.to(pdevice, pdtype), sh.to(pdevice, pdtype))
+    return _Members(models, spec, Y, m, scale, shift, ranges)
+
+
+def _fit_members(mem: _Members, opts: _Options, *, seeds: list[int], engine: str, progress: bool, desc: str,
+                 callback, subject, config: dict, t_start: float, per_member_history: bool) -> FitHistory:
+    """Train the members in one :class:`~insp.fields.fitting.loop.TrainingLoop`; the fields are updated in place.
+
+    ``engine``: ``"module"`` (one field, autograd; trained on its known points
+    only), ``"siren"`` or ``"vmap"`` (see :mod:`~insp.fields.fitting.engines`).
+    """
+    models, spec = mem.models, mem.spec
+    B, P, c = mem.Y.shape
+    domain = models[0].domain
+    pdtype, pdevice = field_dtype_device(models[0])
+    x = domain.grid(spec.spatial_shape, dtype=pdtype, device=pdevice).reshape(-1, spec.dim)  # (P, d)
+    inv_scale = (1.0 / mem.scale.to(pdevice, pdtype))[:, None, :]  # (B, 1, c)
+    counts = mem.known.sum(dim=1)
+    if engine == "module":  # one member, trained on its known points only
+        known = torch.nonzero(mem.known[0]).squeeze(1)
+        eng = ModuleEngine(models, x[known.to(pdevice)], mem.Y[0][known].to(pdevice, pdtype), inv_scale)
+        known_idx = [torch.arange(known.numel(), device=pdevice)]
+    else:
+        full_mask = bool(mem.known.all())
+        # per-member, per-point weights: 1 / (known count) on known points, 0 elsewhere
+        weights = (mem.known.to(torch.float64) / counts[:, None]).to(pdevice, pdtype)[..., None]  # (B, P, 1)
+        y = mem.Y.to(pdevice, pdtype)
+        eng = (SirenEngine if engine == "siren" else VmapEngine)(models, x, y, inv_scale, weights, full_mask)
+        known_idx = [torch.nonzero(mem.known[i]).squeeze(1).to(pdevice) for i in range(B)]
+    samplers = [BatchSampler(int(counts[i]), opts.batch_size, seed=seeds[i], device=pdevice) for i in range(B)]
+    full = all(s.full for s in samplers)
+    if not full and any(s.full for s in samplers):
+        raise ValueError(f"batch_size ({opts.batch_size}) must be 'full' or at most the smallest number of known "
+                         f"samples among the signals ({int(counts.min())}) so that every member draws the same "
+                         f"batch size")
+    log_every = opts.log_every if opts.log_every is not None else 1 if full else 50
+
+    mse_weights = (mem.scale**2).to(torch.float64)  # per-channel normalised MSE -> signal units
+    history = FitHistory(data_range=float(np.mean(mem.ranges)), config=config)
+
+    def record(step, per_member_channel, t):  # (B, c) normalised MSE
+        mse_signal = (per_member_channel * mse_weights).mean(dim=1)
+        member_psnr = [psnr_from_mse(float(e), r) for e, r in zip(mse_signal, mem.ranges)]
+        rec = dict(step=step, loss=float(per_member_channel.mean()), psnr=float(np.mean(member_psnr)), time=t)
+        if per_member_history:
+            rec["member_psnr"] = member_psnr
+            history.member_psnr = member_psnr
+        for k in ("step", "loss", "psnr", "time"):
+            getattr(history, k).append(rec[k])
+        return rec
+
+    def evaluate() -> torch.Tensor:
+        return eng.evaluate(chunk=max(1, 262144 // B) if engine != "module" else 65536)
+
+    opt = torch.optim.Adam(eng.parameters, lr=opts.lr, foreach=True)
+    loop = TrainingLoop(opt, steps=opts.steps, lr=opts.lr, warmup_steps=opts.warmup_steps,
+                        final_lr_ratio=opts.final_lr_ratio, time_limit=opts.time_limit, progress=progress,
+                        desc=desc, callback=callback, subject=subject)
+
+    def step_fn(step, t_now):
+        logging = step % log_every == 0
+        rec = None
+        if full:
+            per_mc = eng.step(None)  # (B, c): each member's per-channel MSE over its known points
+            if logging:  # full batch: the loss is the metric of the current weights, for free
+                rec = record(step, per_mc.double().cpu(), t_now)
+        else:
+            if logging:
+                rec = record(step, loop.clock.measure(evaluate), t_now)
+            eng.step(torch.stack([known_idx[i][s.next()] for i, s in enumerate(samplers)]))  # (B, b)
+        return rec
+
+    was_training = [m.training for m in models]
+    for m in models:
+        m.train()
+    try:
+        stop = loop.run(step_fn)
+    finally:
+        for m, mode in zip(models, was_training):
+            m.train(mode)
+    record(loop.done, evaluate(), loop.clock())
+    eng.write_back(models)
+    for m in models:
+        m.eval()
+    history.close(loop.done, stop, t_start)
+    return history
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: float | None = None,
+        batch_size: int | str | None = None, seed: int = 0, progress: bool = True, mask=None,
+        domain: Domain | None = None, channel_axis=CHANNEL_AXIS_AUTO, time_limit: float | None = None,
+        callback: Callable[[dict, Field], bool | None] | None = None, log_every: int | None = None,
+        data_range: float | None = None, final_lr_ratio: float | None = None, warmup_steps: int | None = None,
+        dtype=None, device=None) -> tuple[Field, FitHistory]:
+    """Fit a field to a sampled signal.
+
+    Parameters
+    ----------
+    signal : ndarray or Tensor
+        Samples on the grid ``linspace(low, high, n)`` of each axis: ``(n,)``,
+        ``(H, W)``, ``(D, H, W)``, or any of these with a channel axis (see
+        ``channel_axis`` and the module notes).
+    model : Field, optional
+        The field to train (in place).  Default: :func:`default_model` (a SIREN
+        of :data:`DEFAULTS` sizes) seeded with ``seed``.  Its input size must
+        be the signal's spatial dimension and its output size the channel
+        count; the signal is fitted in the model's dtype and device.  The
+        model's :class:`~insp.fields.layers.ValueAffine`, if any, is set to the
+        signal's normalisation.
+    steps : int
+        Optimiser updates (default ``DEFAULTS["steps"]``).
+    lr : float
+        Peak Adam learning rate, decayed by a cosine to
+        ``lr * final_lr_ratio`` over ``steps`` after ``warmup_steps`` of
+        linear warm-up.
+    batch_size : int or "full"
+        Points per update (default ``DEFAULTS["batch_size"]``), drawn without
+        replacement (a new random permutation each epoch); ``"full"``, or at
+        least the number of known samples: full batch.
+    seed : int
+        Seeds the default model's initialisation and the mini-batch order.
+        Same seed, same thread count: bit-identical weights on CPU.
+    progress : bool
+        Show a tqdm progress bar.
+    mask : bool array, optional
+        Spatial shape; ``True`` where the sample is known.  Only known samples
+        enter the loss (NaN/inf are allowed where ``mask`` is False).
+    domain : Domain, optional
+        Domain of the default model (default ``[-1, 1]^d``).  With ``model``
+        given, must be ``None`` or equal to ``model.domain``.
+    channel_axis : int, None or "auto"
+        Axis of ``signal`` that holds channels, ``None`` if there is none;
+        ``"auto"`` (default) reads the shape and refuses ambiguous ones
+        (:mod:`insp.fields.fitting.signal`).
+    time_limit : float, optional
+        Stop after this many seconds of fitting (checked after every update;
+        the clock of ``history.time``, which leaves out the full-signal
+        evaluations made only for logging).  The cosine schedule then
+        progresses by ``max(step / steps, seconds / time_limit)``, so the
+        learning rate has decayed when the time is up.  Timing makes such
+        a fit not bit-reproducible; without ``time_limit`` it is.
+    callback : callable, optional
+        ``callback(record, field)`` at every logged step, ``record`` a dict
+        with ``step, loss, psnr, time``; returning ``True`` stops the fit.
+    log_every : int, optional
+        Log every this many steps.  Default: every step for full batch (the
+        loss is free), every 50 steps for mini-batches (each log evaluates
+        all known samples).
+    data_range : float, optional
+        For the PSNR in the history; default: the known samples' peak-to-peak
+        range (1.0 if constant).
+    final_lr_ratio, warmup_steps
+        Schedule details (defaults in :data:`DEFAULTS`).
+    dtype, device
+        Of the default model (default: torch's default dtype, CPU).
+
+    Returns
+    -------
+    field : Field
+        The fitted field (``model`` itself when given), in eval mode.
+    history : FitHistory
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(-1, 1, 64)
+    >>> field, hist = fit(np.sin(3 * x), steps=100, progress=False)
+    >>> hist.final_psnr > 30
+    True
+    """
+    t_start = time.perf_counter()
+    values, spec = prepare_signal(signal, channel_axis=channel_axis)
+    opts = _options(steps, lr, batch_size, time_limit, log_every, final_lr_ratio, warmup_steps)
+    seed = check_seed(seed)
+    check_callable(callback, "callback")
+    model, domain = _resolve_model(model, domain, spec, seed, dtype, device)
+    mem = _prepare_members([values], spec, [model], mask, data_range, batched=False)
+    config = dict(steps=opts.steps, lr=opts.lr, batch_size=opts.batch_size, seed=seed,
+                  final_lr_ratio=opts.final_lr_ratio, warmup_steps=opts.warmup_steps, time_limit=opts.time_limit,
+                  signal_shape=list(values.shape[:-1]), channels=spec.channels,
+                  known_samples=int(mem.known.sum()), model=type(model).__name__)
+    history = _fit_members(mem, opts, seeds=[seed], engine="module", progress=progress, desc="fit",
+                           callback=callback, subject=model, config=config, t_start=t_start,
+                           per_member_history=False)
+    return model, history
+
+
+def _resolve_model(model, domain, spec: SignalSpec, seed, dtype, device):
+    if domain is not None and not isinstance(domain, Domain):
+        raise TypeError(f"domain must be an insp.Domain, got {type(domain).__name__}")
+    if domain is not None and domain.dim != spec.dim:
+        raise ValueError(f"domain has dimension {domain.dim} but the signal has {spec.dim} spatial axes "
+                         f"(spatial shape {spec.spatial_shape})")
+    if model is None:
+        model = default_model(spec.dim, spec.channels, domain=domain, seed=seed, dtype=dtype, device=device)
+        return model, model.domain
+    if not isinstance(model, Field):
+        raise TypeError(f"model must be an insp.Field, got {type(model).__name__}")
+    if domain is not None and domain != model.domain:
+        raise ValueError(f"domain {domain.bounds} differs from model.domain {model.domain.bounds}; pass one of them")
+    if model.in_features != spec.dim:
+        raise ValueError(f"model takes {model.in_features}-D coordinates but the signal has {spec.dim} spatial axes "
+                         f"(spatial shape {spec.spatial_shape})")
+    if model.out_features != spec.channels:
+        raise ValueError(f"model has {model.out_features} output channels but the signal has {spec.channels}")
+    return model, model.domain
+
+
+# --------------------------------------------------------------------------- fit_many
+
+
+def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = None, steps: int | None = None,
+             lr: float | None = None, batch_size: int | str | None = None, seed: int | Sequence[int] = 0,
+             progress: bool = True, mask=None, domain: Domain | None = None, channel_axis=CHANNEL_AXIS_AUTO,
+             time_limit: float | None = None, callback: Callable[[dict, list], bool | None] | None = None,
+             log_every: int | None = None, data_range: float | None = None, final_lr_ratio: float | None = None,
+             warmup_steps: int | None = None, dtype=None, device=None,
+             engine: str = "auto") -> tuple[list[NeuralField], FitHistory]:
+    """Fit one field to each of many same-shaped signals, all in one batched loop.
+
+    The objective is the *sum* of the per-signal objectives, so each network
+    receives exactly the gradient it would get alone, and Adam (elementwise)
+    updates each one as :func:`fit` would.  Member ``i`` therefore matches
+    ``fit(signals[i], seed=seed + i, ...)`` up to floating-point rounding.
+
+    Two engines compute the batched step:
+
+    * ``"vmap"``: any architecture; parameters stacked with
+      :func:`torch.func.stack_module_state`, evaluated with
+      ``vmap(functional_call)``, autograd backward;
+    * ``"siren"``: plain SIRENs; the same maths as stacked tensors with
+      ``baddbmm`` and a hand-written backward pass
+      (:mod:`insp.fields.fitting.engines`), which saves most elementwise passes
+      over memory.  ``"auto"`` (default) picks it whenever it applies.
+
+    Parameters
+    ----------
+    signals : ndarray or Tensor of shape ``(B, *signal_shape)``, or a sequence of B arrays
+        All of the same shape; each read as in :func:`fit` (``channel_axis``
+        refers to the axes of one signal).
+    model : NeuralField or sequence of B NeuralFields, optional
+        One template (every member starts from a copy of it) or one model per
+        signal (trained in place).  Default: :func:`default_model` seeded with
+        ``seed + i`` for member ``i``.
+    seed : int or sequence of B ints
+        Per-member seeds (model init and mini-batch order): ``seed + i`` when
+        an int.
+    mask : bool array, optional
+        Spatial shape (shared) or ``(B, *spatial_shape)`` (one per signal).
+    callback : callable, optional
+        ``callback(record, fields)`` at each logged step; ``record`` has the
+        mean ``loss``/``psnr`` and ``member_psnr``; returning ``True`` stops.
+        The fields' weights are written back only at the end.
+    engine : {"auto", "siren", "vmap"}
+        See above.
+    Other parameters
+        As in :func:`fit`; ``data_range`` defaults to each signal's own range.
+
+    Returns
+    -------
+    fields : list of NeuralField
+    history : FitHistory (means over the members; ``member_psnr`` per signal)
+    """
+    t_start = time.perf_counter()
+    check_choice(engine, "engine", ENGINES)
+    items = split_signals(signals)
+    values, spec = [], None
+    for i, s in enumerate(items):
+        v, sp = prepare_signal(s, channel_axis=channel_axis, name=f"signals[{i}]")
+        if spec is not None and sp != spec:
+            raise ValueError(f"signals must all have the same shape; signals[{i}] has shape {tuple(s.shape)}, "
+                             f"signals[0] has {tuple(items[0].shape)}")
+        spec = sp
+        values.append(v)
+    B = len(values)
+    opts = _options(steps, lr, batch_size, time_limit, log_every, final_lr_ratio, warmup_steps)
+    seeds = _member_seeds(seed, B)
+    check_callable(callback, "callback")
+    models = _member_models(model, B, domain, spec, seeds, dtype, device)
+    mem = _prepare_members(values, spec, models, mask, data_range, batched=True)
+    if engine == "auto":
+        engine = "siren" if siren_structure(models[0]) is not None else "vmap"
+    if engine == "siren" and siren_structure(models[0]) is None:
+        raise ValueError("engine='siren' needs plain SIREN models; use engine='vmap' for other fields")
+    config = dict(steps=opts.steps, lr=opts.lr, batch_size=opts.batch_size, seeds=seeds,
+                  final_lr_ratio=opts.final_lr_ratio, warmup_steps=opts.warmup_steps, time_limit=opts.time_limit,
+                  signal_shape=list(values[0].shape[:-1]), channels=spec.channels, signals=B,
+                  model=type(models[0]).__name__, engine=engine)
+    history = _fit_members(mem, opts, seeds=seeds, engine=engine, progress=progress, desc=f"fit_many[{B}]",
+                           callback=callback, subject=models, config=config, t_start=t_start,
+                           per_member_history=True)
+    return models, history
+
+
+def _member_seeds(seed, B: int) -> list[int]:
+    if isinstance(seed, (list, tuple)):
+        if len(seed) != B:
+            raise TypeError(f"seed must be an integer or a sequence of {B} integers, got {len(seed)} seeds")
+        return [check_seed(s, f"seed[{i}]") for i, s in enumerate(seed)]
+    try:
+        base = check_seed(seed)
+    except TypeError:
+        raise TypeError(f"seed must be an integer or a sequence of {B} integers, got {seed!r}") from None
+    return [check_seed(base + i, "seed + member index") for i in range(B)]
+
+
+def _member_models(model, B: int, domain, spec: SignalSpec, seeds, dtype, device) -> list[NeuralField]:
+    if model is None or isinstance(model, Field):
+        if model is not None:
+            _resolve_model(model, domain, spec, 0, dtype, device)
+            models = [copy.deepcopy(model) for _ in range(B)]
+        else:
+            models = [_resolve_model(None, domain, spec, s, dtype, device)[0] for s in seeds]
+    elif isinstance(model, (list, tuple)):
+        if len(model) != B:
+            raise ValueError(f"model must be one field or {B} fields (one per signal), got {len(model)}")
+        models = [_resolve_model(m, domain, spec, 0, dtype, device)[0] for m in model]
+        if len({id(m) for m in models}) != B:
+            raise ValueError("model must hold B distinct fields, got the same object more than once")
+    else:
+        raise TypeError(f"model must be a Field or a sequence of Fields, got {type(model).__name__}")
+    kinds = {(type(m), tuple((n, tuple(p.shape), p.dtype) for n, p in m.named_parameters()),
+              json.dumps(m.config(), sort_keys=True) if isinstance(m, NeuralField) else None) for m in models}
+    if len(kinds) != 1:
+        raise ValueError("all models of fit_many must share one architecture (same class, configuration and "
+                         "parameter shapes)")
+    return models
