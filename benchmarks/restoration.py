@@ -169,7 +169,7 @@ def inr_contenders(task: str) -> dict:
 def _learned(operator: str, protocol: str):
     """``fn(case)``: the shipped operator ``operator`` on the INR fitted with ``protocol``, sampled on the grid."""
     def fn(c):
-        from insp.ops.pretrained import load_pretrained
+        from insp.learned import load_pretrained
 
         if protocol not in c.fields:
             raise MissingFit(f"{c.image}/{c.task.name}/{protocol}")

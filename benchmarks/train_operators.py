@@ -1,4 +1,4 @@
-"""Train the pretrained INSP-Net operators shipped in ``insp/ops/pretrained/`` (issue 5).
+"""Train the pretrained INSP-Net operators shipped in ``insp/learned/weights/`` (issue 5).
 
     # 1. (optional) the validation experiment that chose the network: train candidates on the training
     #    images minus one, score them on that held-out *training* image (test images are never used)
@@ -22,10 +22,10 @@ on the pixel grid and the clean target -- all through
 ``benchmarks/results/cache/`` (fits already there are not refitted).  Every
 pixel of every image is a training point.
 
-Training: :func:`insp.ops.train_operator` (Adam, cosine learning rate,
+Training: :func:`insp.learned.train_operator` (Adam, cosine learning rate,
 minibatches of :data:`TRAIN` points, a fixed number of steps), with a
 resumable checkpoint per operator in ``benchmarks/results/cache/train_operators/``.
-The weights go to ``insp/ops/pretrained/<name>.inspop`` with metadata: the
+The weights go to ``insp/learned/weights/<name>.inspop`` with metadata: the
 task and its parameters, the INR configuration the operator expects, the
 training images and points, steps, wall times (fits and training) and the
 git commit.  A summary is written to ``benchmarks/results/train_operators.json``.
@@ -45,23 +45,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from insp.learned.registry import PRETRAINED
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results"
 CACHE = OUT / "cache"
-PACKAGE_DIR = ROOT / "insp" / "ops" / "pretrained"
+PACKAGE_DIR = ROOT / "insp" / "learned" / "weights"
 #: Held-in test data of tests/test_pretrained.py: a crop of the first training image's jet and target per operator.
 FIXTURE = ROOT / "tests" / "data" / "pretrained_heldin.npz"
 FIXTURE_SIZE = 24
 
 #: Operator name -> (task, fitting protocol).  ``inpaint_known`` acts on INRs fitted to the known pixels only.
-OPERATORS = {
-    "denoise": ("denoise", "degraded"),
-    "deblur": ("deblur", "degraded"),
-    "blur": ("blur", "degraded"),
-    "inpaint": ("inpaint", "degraded"),
-    "inpaint_known": ("inpaint", "known"),
-    "text": ("text", "degraded"),
-}
+OPERATORS = {name: (op.task, op.protocol) for name, op in PRETRAINED.items()}
 
 #: Training images (a subset of insp.data.TRAIN_IMAGES: a photograph and a texture; the fits of all eight
 #: images did not fit the time budget of the first build, see docs/pretrained.md).
@@ -157,7 +152,7 @@ def _apply(net, values: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
 
 def train_one(name: str, values, targets, *, config: dict, train: dict, checkpoint=None, progress=True, val=None):
     """Build, normalise and train one operator; returns ``(net, history)``."""
-    from insp.ops import INSPNet, train_operator
+    from insp.learned import INSPNet, train_operator
 
     net = INSPNet(**config, seed=train["seed"])
     hist = train_operator(net, values, targets, steps=train["steps"], lr=train["lr"],
@@ -264,7 +259,7 @@ def write_fixture(name: str, values, targets, size: int) -> None:
 
 
 def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict:
-    from insp.ops import save_operator
+    from insp.learned import save_operator
     from insp.tasks import get_task
 
     summary = {}

@@ -4,7 +4,7 @@ Registered in :data:`insp.demo.SECTIONS`.  To stay fast it works on a crop of
 the camera image (48x48; 24x24 with ``--quick``), degraded by the tasks of
 :mod:`insp.tasks` (noise sigma 25/255, Gaussian blur sigma 2 px, 30 % holes).
 Each degraded crop gets the SIREN its operator expects, fitted by
-:func:`insp.ops.fit_for_operator` on :func:`insp.ops.pretrained_domain` (so
+:func:`insp.learned.fit_for_operator` on :func:`insp.learned.pretrained_domain` (so
 its samples are 2/255 apart, the spacing the operators were trained at),
 then the pretrained operator is applied to the field and sampled on the
 crop's grid.  The crop fits are full-batch and shorter (:data:`FIT_STEPS`)
@@ -51,7 +51,7 @@ def restoration_section(ctx) -> None:
     from .baselines import restoration as R
     from .imageio import write_image
     from .metrics import psnr, ssim
-    from .ops.pretrained import deblur, denoise, fit_for_operator, inpaint
+    from .learned import deblur, denoise, fit_for_operator, inpaint
     from .tasks import get_task
 
     if ctx.quick:

@@ -1,4 +1,4 @@
-"""Specification of the learned operator INSPNet (insp.ops.inspnet)."""
+"""Specification of the learned operator INSPNet (insp.learned.inspnet)."""
 
 import itertools
 import math
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 import insp
 from insp.fields.io import FileFormatError, read_header
 from insp.jet import jet, multi_indices
-from insp.ops import INSPNet, INSPNetField, load_operator, save_operator, train_operator
-from insp.ops import inspnet as inspnet_module
-from insp.ops.inspnet import invariant_feature_names, invariant_features
+from insp.learned import INSPNet, INSPNetField, load_operator, save_operator, train_operator
+from insp.learned import train as train_module
+from insp.learned.inspnet import invariant_feature_names, invariant_features
 from insp.testing import Polynomial, SinusoidSum, analytic_fields, rotated, translated
 
 F64 = torch.float64
@@ -329,7 +329,7 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     plain = INSPNet(order=2, hidden_features=8, hidden_layers=1, seed=0)
     h_plain = train_operator(plain, values, targets, **kw)
 
-    real = inspnet_module.write_container
+    real = train_module.write_container
     saved = tmp_path / "at20.ckpt"
 
     def spy(path, header, state):  # keep the checkpoint of step 20, as a run killed after it would
@@ -338,10 +338,10 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
             shutil.copy(path, saved)
         return out
 
-    monkeypatch.setattr(inspnet_module, "write_container", spy)
+    monkeypatch.setattr(train_module, "write_container", spy)
     train_operator(INSPNet(order=2, hidden_features=8, hidden_layers=1, seed=0), values, targets,
                    checkpoint=tmp_path / "run.ckpt", **kw)
-    monkeypatch.setattr(inspnet_module, "write_container", real)
+    monkeypatch.setattr(train_module, "write_container", real)
 
     resumed = INSPNet(order=2, hidden_features=8, hidden_layers=1, seed=0)
     h = train_operator(resumed, values, targets, checkpoint=saved, **kw)

@@ -1,4 +1,4 @@
-"""The shipped INSP-Net operators (insp.ops.pretrained): package data, metadata, held-in gains, errors."""
+"""The shipped INSP-Net operators (insp.learned.pretrained): package data, metadata, held-in gains, errors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import insp
 from insp.fields import Domain, ReluMLP, Siren, default_model
 from insp.jet import jet
 from insp.metrics import psnr
-from insp.ops import pretrained as P
+from insp.learned import pretrained as P
 from insp.tasks import fit_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,17 +41,17 @@ MIN_GAIN = {"denoise": 0.05, "deblur": 1.4, "blur": 0.17, "inpaint": 1.8, "inpai
 
 def test_every_operator_file_is_package_data():
     for name, fname in P.OPERATOR_FILES.items():
-        ref = resources.files("insp.ops").joinpath("pretrained", fname)
+        ref = resources.files("insp.learned").joinpath("weights", fname)
         assert ref.is_file(), name
     if sys.version_info >= (3, 11):
         import tomllib
 
         cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
         patterns = cfg["tool"]["setuptools"]["package-data"]["insp"]
-        assert "ops/pretrained/*.inspop" in patterns
-    shipped = sorted(p.name for p in (ROOT / "insp" / "ops" / "pretrained").glob("*.inspop"))
+        assert "learned/weights/*.inspop" in patterns
+    shipped = sorted(p.name for p in (ROOT / "insp" / "learned" / "weights").glob("*.inspop"))
     assert shipped == sorted(P.OPERATOR_FILES.values())
-    total = sum((ROOT / "insp" / "ops" / "pretrained" / f).stat().st_size for f in shipped)
+    total = sum((ROOT / "insp" / "learned" / "weights" / f).stat().st_size for f in shipped)
     assert total < 3 * 2**20  # "a few MB at most"
 
 
@@ -102,8 +102,8 @@ def expected_model(name, c=1, seed=3):
 
 def test_api_is_the_network_on_the_jet():
     x = torch.rand(50, 2) * 2 - 1
-    for fn, name in [(insp.ops.denoise, "denoise"), (insp.ops.deblur, "deblur"), (insp.ops.blur, "blur"),
-                     (insp.ops.inpaint, "inpaint"), (insp.ops.remove_text, "text")]:
+    for fn, name in [(insp.learned.denoise, "denoise"), (insp.learned.deblur, "deblur"), (insp.learned.blur, "blur"),
+                     (insp.learned.inpaint, "inpaint"), (insp.learned.remove_text, "text")]:
         field = expected_model(name)
         out = fn(field)
         assert isinstance(out, insp.Field) and out.out_features == 1
@@ -113,7 +113,7 @@ def test_api_is_the_network_on_the_jet():
             torch.testing.assert_close(out(x), expect)
     field = expected_model("inpaint_known")
     with torch.no_grad():
-        known = insp.ops.inpaint(field, protocol="known")(x)
+        known = insp.learned.inpaint(field, protocol="known")(x)
         net = P.load_pretrained("inpaint_known")
         torch.testing.assert_close(known, net(jet(field, x, order=net.order).values))
 
@@ -121,7 +121,7 @@ def test_api_is_the_network_on_the_jet():
 def test_any_resolution_and_channels():
     rgb = expected_model("denoise", c=3, seed=0)
     with torch.no_grad():
-        img = insp.ops.denoise(rgb).sample((7, 5))
+        img = insp.learned.denoise(rgb).sample((7, 5))
     assert img.shape == (7, 5, 3) and torch.isfinite(img).all()
 
 
@@ -142,7 +142,7 @@ def test_fit_for_operator_fits_the_expected_inr():
         assert hist.steps == 3
         assert (field.first_omega_0, field.hidden_omega_0) == (inr["first_omega_0"], inr["hidden_omega_0"])
         assert field.domain == P.pretrained_domain(img.shape)
-        getattr(insp.ops, name)(field)  # passes the operator's check
+        getattr(insp.learned, name)(field)  # passes the operator's check
     rgb, _ = P.fit_for_operator("text", np.stack([img] * 3, -1), steps=1, progress=False)
     assert rgb.out_features == 3
     with pytest.raises(ValueError, match="image"):
@@ -153,23 +153,23 @@ def test_fit_for_operator_fits_the_expected_inr():
 
 def test_unsupported_fields_raise():
     with pytest.raises(TypeError, match="insp.Field"):
-        insp.ops.denoise(np.zeros((8, 8)))
+        insp.learned.denoise(np.zeros((8, 8)))
     with pytest.raises(ValueError, match="2-D"):
-        insp.ops.denoise(Siren(3, 1, hidden_features=8, hidden_layers=1))
+        insp.learned.denoise(Siren(3, 1, hidden_features=8, hidden_layers=1))
     with pytest.raises(ValueError, match="hidden_omega_0"):  # deblur expects hidden omega 10, blur 30
-        insp.ops.blur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=10.0))
+        insp.learned.blur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=10.0))
     with pytest.raises(ValueError, match="hidden_omega_0"):
-        insp.ops.deblur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=30.0))
+        insp.learned.deblur(Siren(2, 1, hidden_features=8, hidden_layers=1, hidden_omega_0=30.0))
     relu = ReluMLP(2, 1)
     with pytest.raises(ValueError, match="check=False"):
-        insp.ops.blur(relu)
+        insp.learned.blur(relu)
     with pytest.raises(ValueError, match="order"):  # a ReLU network has no 4th derivatives, checked or not
-        insp.ops.blur(relu, check=False)
+        insp.learned.blur(relu, check=False)
     with pytest.raises(ValueError, match="fit_for_operator"):  # omega 30, the denoiser expects 10
-        insp.ops.denoise(default_model(2, 1))
+        insp.learned.denoise(default_model(2, 1))
     with pytest.raises(ValueError, match="protocol"):
-        insp.ops.inpaint(default_model(2, 1), protocol="mask")
+        insp.learned.inpaint(default_model(2, 1), protocol="mask")
     with pytest.raises(TypeError, match="check"):
-        insp.ops.remove_text(default_model(2, 1), check="no")
+        insp.learned.remove_text(default_model(2, 1), check="no")
     with pytest.raises(ValueError, match="name"):
         P.load_pretrained("sharpen")

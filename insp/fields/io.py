@@ -27,7 +27,7 @@ directory, which is flushed, synced and renamed over the target
 an existing one.
 
 The same container (:func:`write_container` / :func:`read_container`) holds
-learned operators (:func:`insp.ops.save_operator`): the header's ``format``
+learned operators (:func:`insp.learned.save_operator`): the header's ``format``
 (``"insp-field"`` or ``"insp-operator"``) says which, and each reader
 refuses the other kind with a :class:`FileFormatError` that names it.
 """
@@ -220,7 +220,7 @@ def read_header(path, *, kind: str = "insp-field") -> dict:
     """The JSON header of an insp field file (architecture, config, domain, metadata, ...), without the weights.
 
     ``kind`` is the header's ``format`` expected (``"insp-operator"`` for a
-    learned operator, see :mod:`insp.ops.inspnet`).
+    learned operator, see :mod:`insp.learned.inspnet`).
     """
     path = Path(os.fspath(path))
     with open(path, "rb") as fh:

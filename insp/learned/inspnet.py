@@ -57,50 +57,33 @@ no knowledge of its training data once trained.
 Files: :func:`save_operator` / :func:`load_operator` use the container of
 :mod:`insp.fields.io` (JSON header with the configuration and free-form
 metadata, raw tensors, checksum, atomic write, no pickle).  Training:
-:func:`train_operator` (minibatch Adam, cosine learning rate, resumable
-checkpoints).
+:func:`insp.learned.train.train_operator` (minibatch Adam, cosine learning
+rate, resumable checkpoints).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import time
-from dataclasses import asdict, dataclass, field as dc_field
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..fields.base import Field, field_dtype_device
+from .._checks import check_choice, check_int
+from ..fields.base import Field, check_field, field_dtype_device
 from ..fields.io import FileFormatError, read_container, write_container
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order, jet
 from ..jet.indices import index_of, multi_indices, name_of
-from ..fields.base import check_field
-from .linear import OperatorField
+from ..ops.linear import OperatorField
 
-__all__ = ["INSPNet", "INSPNetField", "TrainHistory", "train_operator", "save_operator", "load_operator",
+__all__ = ["INSPNet", "INSPNetField", "save_operator", "load_operator",
            "invariant_features", "invariant_feature_names", "FEATURES", "CHANNEL_MODES", "ACTIVATIONS"]
 
 FEATURES = ("partials", "invariant")
 CHANNEL_MODES = ("shared", "joint")
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 _FORMAT = "insp-operator"
-_CHECKPOINT_FORMAT = "insp-operator-checkpoint"
-
-
-def _int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        kind = "positive" if low == 1 else "non-negative" if low == 0 else f">= {low}"
-        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
-    return value
-
-
-def _choice(value, name: str, options) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- invariant features
@@ -144,8 +127,8 @@ def _lap_weights(d: int, order: int, m: int, j: int):
 
 def invariant_feature_names(d: int, order: int) -> list[str]:
     """Names of the rotation-invariant features of a jet of ``order`` in ``d`` dimensions (``g = grad f``)."""
-    _int(d, "dim", 1)
-    _int(order, "order", 0)
+    check_int(d, "dim", minimum=1)
+    check_int(order, "order", minimum=0)
     return [s[0] for s in _invariant_spec(d, order)]
 
 
@@ -238,23 +221,23 @@ class INSPNet(nn.Module):
                  hidden_layers: int = 3, activation: str = "silu", residual: bool = False, seed: int | None = None,
                  dtype=None, device=None):
         super().__init__()
-        self.order = _int(order, "order", 0)
-        self.dim = _int(dim, "dim", 1)
+        self.order = check_int(order, "order", minimum=0)
+        self.dim = check_int(dim, "dim", minimum=1)
         if self.dim > 3:
             raise ValueError(f"dim must be 1, 2 or 3, got {dim!r}")
-        self.channels = _choice(channels, "channels", CHANNEL_MODES)
-        self.features = _choice(features, "features", FEATURES)
-        self.activation = _choice(activation, "activation", ACTIVATIONS)
-        self.hidden_features = _int(hidden_features, "hidden_features", 1)
-        self.hidden_layers = _int(hidden_layers, "hidden_layers", 0)
+        self.channels = check_choice(channels, "channels", CHANNEL_MODES)
+        self.features = check_choice(features, "features", FEATURES)
+        self.activation = check_choice(activation, "activation", ACTIVATIONS)
+        self.hidden_features = check_int(hidden_features, "hidden_features", minimum=1)
+        self.hidden_layers = check_int(hidden_layers, "hidden_layers", minimum=0)
         if not isinstance(residual, bool):
             raise TypeError(f"residual must be a bool, got {type(residual).__name__}")
         self.residual = residual
-        self.in_channels = None if in_channels is None else _int(in_channels, "in_channels", 1)
+        self.in_channels = None if in_channels is None else check_int(in_channels, "in_channels", minimum=1)
         if channels == "joint":
             if in_channels is None:
                 raise ValueError("channels='joint' needs in_channels (the channel count of the fields it acts on)")
-            self.out_channels = self.in_channels if out_channels is None else _int(out_channels, "out_channels", 1)
+            self.out_channels = self.in_channels if out_channels is None else check_int(out_channels, "out_channels", minimum=1)
             if residual and self.out_channels != self.in_channels:
                 raise ValueError(f"residual=True adds the input: out_channels must equal in_channels "
                                  f"({self.in_channels}), got {self.out_channels}")
@@ -484,7 +467,8 @@ class INSPNetField(OperatorField):
 
 # --------------------------------------------------------------------------- files
 
-def _header(net: INSPNet, metadata) -> dict:
+def operator_header(net: INSPNet, metadata) -> dict:
+    """The JSON header of an operator file (configuration, versions, metadata); the tensor table is added on write."""
     from .. import __version__
 
     if metadata is not None and not isinstance(metadata, dict):
@@ -512,7 +496,7 @@ def save_operator(net: INSPNet, path, *, metadata: dict | None = None) -> Path:
     """
     if not isinstance(net, INSPNet):
         raise TypeError(f"net must be an INSPNet, got {type(net).__name__}")
-    return write_container(path, _header(net, metadata), net.state_dict())
+    return write_container(path, operator_header(net, metadata), net.state_dict())
 
 
 def _build(header: dict, state: dict, name: str, device) -> INSPNet:
@@ -539,189 +523,3 @@ def load_operator(path, *, device=None) -> INSPNet:
     """
     header, state = read_container(path, kind=_FORMAT)
     return _build(header, state, repr(str(path)), device).eval()
-
-
-# --------------------------------------------------------------------------- training
-
-@dataclass
-class TrainHistory:
-    """What :func:`train_operator` did.
-
-    ``step[i]``, ``loss[i]`` (mean minibatch MSE over the ``log_every`` steps
-    ending there, in the target's units squared), ``lr[i]`` and, when a
-    validation set is given, ``val_loss[i]`` (MSE over it); ``seconds`` is the
-    wall time of this call (resumed runs count only their own part).
-    """
-
-    step: list = dc_field(default_factory=list)
-    loss: list = dc_field(default_factory=list)
-    lr: list = dc_field(default_factory=list)
-    val_loss: list = dc_field(default_factory=list)
-    seconds: float = 0.0
-    resumed_from: int = 0
-
-
-def _cosine_lr(lr: float, step: int, steps: int) -> float:
-    return 0.5 * lr * (1.0 + math.cos(math.pi * step / steps))
-
-
-@torch.no_grad()
-def _mse(net: INSPNet, values: torch.Tensor, targets: torch.Tensor, batch: int = 65536) -> float:
-    total = sum(((net(values[s:s + batch]) - targets[s:s + batch].to(values.dtype)) ** 2).sum().item()
-                for s in range(0, values.shape[0], batch))
-    return total / targets.numel()
-
-
-def _training_state(net, opt, gen, step, settings, history, running) -> tuple[dict, dict]:
-    state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    params = list(net.parameters())
-    for i, p in enumerate(params):
-        s = opt.state.get(p, {})
-        for key in ("exp_avg", "exp_avg_sq"):
-            if key in s:
-                state[f"adam.{i}.{key}"] = s[key]
-        if "step" in s:
-            state[f"adam.{i}.step"] = torch.as_tensor(s["step"]).reshape(())
-    state["rng"] = gen.get_state()
-    header = _header(net, None)
-    header.update(format=_CHECKPOINT_FORMAT, step=step, settings=settings, history=asdict(history),
-                  running_loss=running)
-    return header, state
-
-
-def _restore(path, net, opt, gen, settings) -> tuple[int, TrainHistory, float]:
-    name = repr(str(path))
-    header, state = read_container(path, kind=_CHECKPOINT_FORMAT)
-    if header.get("config") != net.config():
-        raise ValueError(f"checkpoint {name} is of another operator ({header.get('config')}); this net is "
-                         f"{net.config()}: delete it or pass another checkpoint path")
-    if header.get("settings") != settings:
-        raise ValueError(f"checkpoint {name} was written with other training settings ({header.get('settings')}), "
-                         f"not {settings}: resuming would not reproduce an uninterrupted run")
-    try:
-        net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")}, strict=True)
-        for i, p in enumerate(net.parameters()):
-            if f"adam.{i}.step" in state:
-                opt.state[p] = dict(step=state[f"adam.{i}.step"].clone(),
-                                    exp_avg=state[f"adam.{i}.exp_avg"].to(p).clone(),
-                                    exp_avg_sq=state[f"adam.{i}.exp_avg_sq"].to(p).clone())
-        gen.set_state(state["rng"])
-        step = int(header["step"])
-        history = TrainHistory(**header["history"])
-        running = float(header["running_loss"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise FileFormatError(f"checkpoint {name} is inconsistent: {exc}") from None
-    return step, history, running
-
-
-def train_operator(net: INSPNet, values: torch.Tensor, targets: torch.Tensor, *, steps: int, lr: float = 1e-3,
-                   batch_size: int = 4096, seed: int = 0, progress: bool = True, checkpoint=None,
-                   checkpoint_every: int = 500, val: tuple | None = None, log_every: int | None = None
-                   ) -> TrainHistory:
-    """Fit ``net`` so that ``net(values) ~ targets``: minibatch Adam, cosine learning rate, MSE.
-
-    Parameters
-    ----------
-    net : INSPNet
-        Trained in place.  If its normalisation is not fitted yet, it is
-        fitted here from ``values`` and ``targets`` first.
-    values : Tensor ``(P, c, M)``
-        Jets of the training points (e.g. ``jet(inr, grid, order=K).values``
-        of INRs fitted to degraded signals, concatenated).
-    targets : Tensor ``(P, c_out)``
-        What the operator should output at those points (clean pixels).
-    steps : int
-        Optimiser steps (the result depends on steps, never on wall time).
-    lr : float
-        Peak learning rate; it decays as ``lr (1 + cos(pi t / steps)) / 2``.
-    batch_size : int
-        Points per step, drawn uniformly with replacement from a generator
-        seeded by ``seed``.
-    progress : bool
-        tqdm progress bar.
-    checkpoint : path, optional
-        Written (atomically) every ``checkpoint_every`` steps and at the end:
-        weights, Adam moments, sampler state, history.  If the file exists,
-        training resumes from it, and the result equals that of an
-        uninterrupted run; settings must be unchanged.
-    val : (values, targets), optional
-        Validation set, evaluated at every log point.
-    log_every : int, optional
-        Steps per history entry (default ``steps // 100``, at least 1).
-
-    Returns
-    -------
-    TrainHistory
-    """
-    if not isinstance(net, INSPNet):
-        raise TypeError(f"net must be an INSPNet, got {type(net).__name__}")
-    net.check_jet(values)
-    if values.ndim != 3:
-        raise ValueError(f"values must have shape (P, c, {net.num_partials}), got {tuple(values.shape)}")
-    targets = net._check_targets(values, targets)
-    steps = _int(steps, "steps", 1)
-    batch_size = _int(batch_size, "batch_size", 1)
-    checkpoint_every = _int(checkpoint_every, "checkpoint_every", 1)
-    log_every = max(steps // 100, 1) if log_every is None else _int(log_every, "log_every", 1)
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if val is not None:
-        if not (isinstance(val, (tuple, list)) and len(val) == 2):
-            raise TypeError("val must be a pair (values, targets)")
-        net.check_jet(val[0], name="val[0]")
-        net._check_targets(val[0], val[1])
-    if not net.normalised:
-        net.fit_normalisation(values, targets)
-    settings = dict(steps=steps, lr=float(lr), batch_size=batch_size, seed=seed, points=int(values.shape[0]),
-                    log_every=log_every)
-
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    history, start, running = TrainHistory(), 0, 0.0
-    if checkpoint is not None:
-        checkpoint = Path(os.fspath(checkpoint))
-        if checkpoint.exists():
-            start, history, running = _restore(checkpoint, net, opt, gen, settings)
-            history.resumed_from = start
-    t0 = time.perf_counter()
-    pdtype, pdevice = field_dtype_device(net)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=start, desc="training operator", unit="step", leave=False)
-    net.train()
-    try:
-        for step in range(start, steps):
-            for group in opt.param_groups:
-                group["lr"] = _cosine_lr(lr, step, steps)
-            idx = torch.randint(values.shape[0], (batch_size,), generator=gen)
-            v = values[idx].to(device=pdevice)
-            t = targets[idx].to(device=pdevice, dtype=values.dtype)
-            loss = ((net(v) - t) ** 2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running += loss.item()
-            done = step + 1
-            if done % log_every == 0 or done == steps:
-                n = done - (done - 1) // log_every * log_every
-                history.step.append(done)
-                history.loss.append(running / n)
-                history.lr.append(_cosine_lr(lr, step, steps))
-                if val is not None:
-                    history.val_loss.append(_mse(net, val[0].to(pdevice), val[1].to(pdevice)))
-                running = 0.0
-                if bar is not None:
-                    bar.set_postfix(loss=f"{history.loss[-1]:.3g}")
-            if bar is not None:
-                bar.update(1)
-            if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-                history.seconds = time.perf_counter() - t0
-                write_container(checkpoint, *_training_state(net, opt, gen, done, settings, history, running))
-    finally:
-        if bar is not None:
-            bar.close()
-        net.eval()
-    history.seconds = time.perf_counter() - t0
-    return history

@@ -4,13 +4,13 @@ Usage (a 256x256 fit takes about a minute on one core, so this is not a
 doctest; ``tests/test_pretrained.py`` runs every shipped operator on a
 held-in crop)::
 
-    import insp.ops
-    field, _ = insp.ops.fit_for_operator("denoise", noisy_256x256)
-    clean = insp.ops.denoise(field).sample((256, 256))
+    import insp
+    field, _ = insp.learned.fit_for_operator("denoise", noisy_256x256)
+    clean = insp.learned.denoise(field).sample((256, 256))
 
-Each operator is an :class:`~insp.ops.inspnet.INSPNet` (partials of order <= 4 (2 for denoise, 6 for deblur) of
+Each operator is an :class:`~insp.learned.inspnet.INSPNet` (partials of order <= 4 (2 for denoise, 6 for deblur) of
 the field, 64x3 SiLU MLP -- none for denoise, a linear map --, residual: it outputs ``f + correction``) trained
-by ``benchmarks/train_operators.py`` and shipped as ``insp/ops/pretrained/<name>.inspop``
+by ``python -m benchmarks.train_operators`` and shipped as ``insp/learned/weights/<name>.inspop``
 (package data, 3-45 kB each).  The weights are read on first use and kept
 (one read per operator and process).  Every function returns a lazy Field that
 can be sampled at any resolution.
@@ -59,21 +59,15 @@ from importlib import resources
 
 from ..fields.base import Field
 from ..fields.domain import Domain
-from .inspnet import INSPNet, INSPNetField, load_operator
 from ..fields.base import check_field
+from .inspnet import INSPNet, INSPNetField, load_operator
+from .registry import PRETRAINED, WEIGHTS_FOLDER, WEIGHTS_PACKAGE
 
 __all__ = ["denoise", "deblur", "blur", "inpaint", "remove_text", "available_operators", "load_pretrained",
            "pretrained_domain", "fit_for_operator", "OPERATOR_FILES"]
 
-#: Operator name -> file in ``insp/ops/pretrained/``.
-OPERATOR_FILES = {
-    "denoise": "denoise.inspop",
-    "deblur": "deblur.inspop",
-    "blur": "blur.inspop",
-    "inpaint": "inpaint.inspop",
-    "inpaint_known": "inpaint_known.inspop",
-    "text": "text.inspop",
-}
+#: Operator name -> file in ``insp/learned/weights/`` (from the registry, :mod:`insp.learned.registry`).
+OPERATOR_FILES = {name: op.file for name, op in PRETRAINED.items()}
 
 #: The pixel spacing (coordinate units) of the fits the operators were trained on: 256 samples over [-1, 1].
 TRAINED_SPACING = 2.0 / 255
@@ -85,18 +79,22 @@ def _check_name(name) -> str:
     return name
 
 
+def _weights(name: str):
+    return resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_FOLDER, OPERATOR_FILES[_check_name(name)])
+
+
 @lru_cache(maxsize=None)
 def load_pretrained(name: str) -> INSPNet:
     """The shipped operator ``name`` (read once per process, eval mode, no gradients to its weights).
 
     Raises ``FileNotFoundError`` if the package was installed without its
-    data files (the weights are package data of ``insp.ops``).
+    data files (the weights are package data of ``insp.learned``).
     """
-    ref = resources.files("insp.ops").joinpath("pretrained", OPERATOR_FILES[_check_name(name)])
+    ref = _weights(name)
     if not ref.is_file():
         raise FileNotFoundError(f"the weights of the pretrained operator {name!r} ({ref}) are missing: the package "
-                                f"data of insp.ops was not installed (reinstall insp, or retrain them with "
-                                f"benchmarks/train_operators.py)")
+                                f"data of insp.learned was not installed (reinstall insp, or retrain them with "
+                                f"python -m benchmarks.train_operators)")
     with resources.as_file(ref) as path:
         net = load_operator(path)
     for p in net.parameters():
@@ -108,7 +106,7 @@ def load_pretrained(name: str) -> INSPNet:
 def _metadata(name: str) -> dict:
     from ..fields.io import read_header
 
-    ref = resources.files("insp.ops").joinpath("pretrained", OPERATOR_FILES[_check_name(name)])
+    ref = _weights(name)
     load_pretrained(name)  # the clear error if missing
     with resources.as_file(ref) as path:
         return read_header(path, kind="insp-operator")["metadata"]
@@ -180,7 +178,7 @@ def _check_inr(field: Field, name: str, check: bool) -> None:
         if not math.isclose(getattr(field, key), inr[key], rel_tol=1e-6):
             raise ValueError(f"field has {key}={getattr(field, key)}, but the pretrained {name!r} operator was "
                              f"trained on SIRENs with {key}={inr[key]} (the derivatives it reads would be on "
-                             f"another scale). Fit with insp.ops.fit_for_operator({name!r}, image), or pass "
+                             f"another scale). Fit with insp.learned.fit_for_operator({name!r}, image), or pass "
                              f"check=False.")
 
 
