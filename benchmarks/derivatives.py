@@ -14,9 +14,9 @@ marks such rows.  Peak memory of those rows is what the subset used.
 
 Usage::
 
-    python benchmarks/derivatives.py            # full table, JSON in benchmarks/results/
-    python benchmarks/derivatives.py --quick    # small smoke run
-    python benchmarks/derivatives.py --orders 4 --no-general --json benchmarks/results/derivatives_k4.json
+    python -m benchmarks.derivatives            # full table, JSON in benchmarks/results/
+    python -m benchmarks.derivatives --quick    # small smoke run
+    python -m benchmarks.derivatives --orders 4 --no-general --json benchmarks/results/derivatives_k4.json
                                                 # the K = 4 targets only (a few minutes)
 """
 
@@ -130,10 +130,12 @@ def worker(args) -> dict:
 
 def run_worker(op, *, method="taylor", order=0, chunk=0, fraction=1.0, repeats=3, points=65536, width=256,
                threads=2) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--op", op, "--method", method, "--order", str(order),
-           "--chunk", str(chunk), "--fraction", str(fraction), "--repeats", str(repeats), "--points", str(points),
-           "--width", str(width), "--threads", str(threads)]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # the worker is this module run with -m from the repository root (its sys.path[0]), so that it imports the
+    # same benchmarks and insp as this process, however this one was started
+    cmd = [sys.executable, "-m", "benchmarks.derivatives", "--worker", "--op", op, "--method", method,
+           "--order", str(order), "--chunk", str(chunk), "--fraction", str(fraction), "--repeats", str(repeats),
+           "--points", str(points), "--width", str(width), "--threads", str(threads)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=HERE.parent)
     if res.returncode != 0:
         raise RuntimeError(f"worker failed: {' '.join(cmd)}\n{res.stderr}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
@@ -142,7 +144,8 @@ def run_worker(op, *, method="taylor", order=0, chunk=0, fraction=1.0, repeats=3
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.derivatives", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small smoke run (4096 points, width 64)")
     ap.add_argument("--orders", default="2,3,4,6", help="comma-separated orders K of the jet rows")
     ap.add_argument("--no-general", action="store_true", help="skip the (slow) torch.func rows")

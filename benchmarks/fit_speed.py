@@ -25,8 +25,8 @@ metadata (versions, threads, CPU, load average before/after each part).
 
 Usage::
 
-    python benchmarks/fit_speed.py            # full run, ~10 min on 2 idle cores
-    python benchmarks/fit_speed.py --quick    # smoke run, < 1 min
+    python -m benchmarks.fit_speed            # full run, ~10 min on 2 idle cores
+    python -m benchmarks.fit_speed --quick    # smoke run, < 1 min
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def bench_render_memory(size: int, threads: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.fit_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="short smoke run (small sizes, 5 s budget)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=None, help="fit seconds (default 60; 5 with --quick)")

@@ -36,8 +36,8 @@ steps and seed), so a rerun only re-measures.
 
 Usage::
 
-    flock /tmp/insp-bench.lock .venv/bin/python benchmarks/operators.py           # full (<= 25 min, 2 cores)
-    .venv/bin/python benchmarks/operators.py --quick --out /tmp/ops               # smoke run (~1 min)
+    flock /tmp/insp-bench.lock .venv/bin/python -m benchmarks.operators           # full (<= 25 min, 2 cores)
+    .venv/bin/python -m benchmarks.operators --quick --out /tmp/ops               # smoke run (~1 min)
 """
 
 from __future__ import annotations
@@ -56,8 +56,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
 
 #: natural images (skimage.data, shipped with scikit-image, no download), at least 512 px on the short side
 IMAGES = ("camera", "astronaut", "moon", "brick", "grass", "gravel", "immunohistochemistry", "cell")
@@ -594,7 +592,7 @@ def print_tables(res: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.operators", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes and step counts (smoke run)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="results directory")
     ap.add_argument("--cache", type=Path, default=None, help="fitted-field cache (default OUT/cache)")

@@ -1,6 +1,6 @@
 """Benchmark: gradient-domain reconstruction and Poisson blending, INR vs pixel grids (issue 6).
 
-    OMP_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/poisson.py [--quick] [--size 256]
+    OMP_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python -m benchmarks.poisson [--quick] [--size 256]
         [--pair-size 96] [--parts recon,blend]
 
 Prints a table, writes ``benchmarks/results/poisson.json`` and PNG figures
@@ -197,7 +197,7 @@ def seam_crop(out, m, n, name):
 
 def main():
     global OUT
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.poisson")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--pair-size", type=int, default=96)

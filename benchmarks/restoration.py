@@ -2,12 +2,12 @@
 
     # 1. fit and cache the INRs (test split by default; train|all) x every task and protocol; reruns are cheap.
     #    --lock holds the benchmark lock for one fit at a time, so other benchmarks can run in between.
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/restoration.py --build \\
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.restoration --build \\
         --lock /tmp/insp-bench.lock [--split test|train|all]
     # 2. the benchmark on the test split (uses the cached fits, fits what is missing)
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/restoration.py
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python -m benchmarks.restoration
     # smoke test: 2 images at 32x32, 30 fit steps, temporary cache
-    .venv/bin/python benchmarks/restoration.py --quick
+    .venv/bin/python -m benchmarks.restoration --quick
 
 Protocol (``docs/restoration.md``): every image of ``insp.data.TEST_IMAGES``
 at 256x256 gray, degraded by each task of ``insp.tasks.TASKS`` with seed
@@ -338,7 +338,8 @@ def merge_results(path: Path, results: dict, run: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.restoration", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="store_true", help="only fit and cache the INRs and jets")
     ap.add_argument("--tune", action="store_true",
                     help="grid-search the classical parameters on the training images (no fits) and exit")

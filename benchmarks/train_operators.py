@@ -2,13 +2,13 @@
 
     # 1. (optional) the validation experiment that chose the network: train candidates on the training
     #    images minus one, score them on that held-out *training* image (test images are never used)
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/train_operators.py --validate
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.train_operators --validate
     #    and the leave-one-out selection over all training images (chose the linear denoiser)
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/train_operators.py --loo --operators denoise
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.train_operators --loo --operators denoise
     # 2. train every operator and write its weights into the package
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/train_operators.py
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.train_operators
     # smoke test: 2 images at 32x32, 30 fit steps, 20 training steps, temporary cache and output
-    .venv/bin/python benchmarks/train_operators.py --quick
+    .venv/bin/python -m benchmarks.train_operators --quick
 
 Data: for each operator, the images of :data:`OPERATOR_IMAGES` (all eight
 of ``insp.data.TRAIN_IMAGES``; :data:`IMAGES`, a subset, for ``--quick``
@@ -298,7 +298,7 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
             training_seconds=round(train_seconds, 1), fit_seconds=round(fit_total, 1),
             data_seconds=round(data_seconds, 1), final_loss=hist.loss[-1], held_in_psnr=held_in,
             threads=torch.get_num_threads(), git_commit=commit, quick=bool(args.quick),
-            command="benchmarks/train_operators.py" + (" --quick" if args.quick else ""),
+            command="python -m benchmarks.train_operators" + (" --quick" if args.quick else ""),
             date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
         path = save_operator(net, out_dir / f"{name}.inspop", metadata=meta)
         if not args.quick:
@@ -311,7 +311,8 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.train_operators", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--operators", nargs="+", default=list(OPERATORS), choices=list(OPERATORS))
     ap.add_argument("--images", nargs="+", default=None,
                     help="training images (insp.data.TRAIN_IMAGES; default: OPERATOR_IMAGES, else IMAGES)")
