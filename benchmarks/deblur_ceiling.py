@@ -54,6 +54,7 @@ from insp.fields import Siren, fit
 from insp.fields.fit import DEFAULTS
 from insp.jet import laplacian_at
 from insp.metrics import psnr
+from insp.runinfo import run_metadata
 from insp.tasks import get_task, image_seed
 
 OUT = Path(__file__).parent / "results" / "deblur_ceiling.json"
@@ -209,7 +210,7 @@ def main():
         ap.error(f"--scales must lie in [0, 1], got {args.scales}")
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)  # noqa: E731
-    result = dict(args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    result = dict(run=run_metadata(), args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                   ceiling=ceiling(args.orders, args.size, log))
     if args.configs:
         result["inr"] = inr_features(args.image, args.configs, args.size, log)

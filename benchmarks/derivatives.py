@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -166,11 +164,11 @@ def main(argv=None) -> int:
         print(json.dumps(worker(args)))
         return 0
 
-    import torch
-
     from insp.jet import num_partials
+    from insp.runinfo import load_average, run_metadata
 
     points, width = (4096, 64) if args.quick else (args.points, args.width)
+    meta = run_metadata(threads=args.threads, points=points, width=width, quick=args.quick)
     common = dict(points=points, width=width, threads=args.threads)
     orders = (2, 4) if args.quick else tuple(int(k) for k in args.orders.split(","))
     if 4 not in orders:
@@ -178,8 +176,7 @@ def main(argv=None) -> int:
     fwd = run_worker("forward", repeats=5, **common)
     unit, cpu_unit = fwd["median_s"], fwd["cpu_s"]
     print(f"# insp derivative paths: SIREN 2->{width}x4->1, {points} points, float32, {args.threads} threads")
-    print(f"# torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-          f"cpus {os.cpu_count()}")
+    print(f"# torch {meta['torch']}, python {meta['python']}, {meta['machine']}, cpus {meta['cpu_count']}")
     print(f"# unit: one forward pass = {unit * 1e3:.1f} ms wall (min {fwd['min_s'] * 1e3:.1f}, "
           f"max {fwd['max_s'] * 1e3:.1f}), {cpu_unit * 1e3:.1f} ms CPU time")
     print("# 'passes' = wall time / unit; 'passes(cpu)' = process CPU time / unit's CPU time "
@@ -247,9 +244,8 @@ def main(argv=None) -> int:
     print("\nsummary")
     for k, v in summary.items():
         print(f"  {k:<40} {v:8.3f}")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    meta = dict(torch=torch.__version__, python=platform.python_version(), threads=args.threads, points=points,
-                width=width, unit_forward_s=unit, unit_forward_cpu_s=cpu_unit, load_average_1min=load, quick=args.quick, time=time.strftime("%Y-%m-%d %H:%M:%S"))
+    load = load_average()
+    meta.update(unit_forward_s=unit, unit_forward_cpu_s=cpu_unit, load_average_1min=load[0] if load else None)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(dict(meta=meta, rows=rows, summary=summary), indent=2))
     print(f"wrote {args.json}")

@@ -45,9 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,7 +53,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 
 #: natural images (skimage.data, shipped with scikit-image, no download), at least 512 px on the short side
 IMAGES = ("camera", "astronaut", "moon", "brick", "grass", "gravel", "immunohistochemistry", "cell")
@@ -524,23 +521,14 @@ def _figure_derivatives(path, l_true, l_inr, l_fd):
 
 
 def metadata(args, cfg) -> dict:
-    import scipy
-    import skimage
+    """The run record (:func:`insp.runinfo.run_metadata`) with this benchmark's settings."""
     import torch
 
-    import insp
+    from insp.runinfo import run_metadata
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = None
-    return dict(insp=getattr(insp, "__version__", None), torch=torch.__version__, numpy=np.__version__,
-                scipy=scipy.__version__, skimage=skimage.__version__, python=platform.python_version(),
-                machine=platform.machine(), processor=platform.processor(), threads=torch.get_num_threads(),
-                git_commit=commit, seed=args.seed, quick=args.quick, edge_first_omega=args.edge_first_omega,
-                config={k: list(v) if isinstance(v, tuple)
-                                                                              else v for k, v in cfg.items()},
-                started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    return run_metadata(threads=torch.get_num_threads(), seed=args.seed, quick=args.quick,
+                        edge_first_omega=args.edge_first_omega,
+                        config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
 
 
 def print_tables(res: dict) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from insp.imageio import write_image
 from insp.jet import gradient_at
 from insp.metrics import psnr
 from insp.ops import fit_gradients, fit_laplacian, gradient, laplacian, poisson_blend
+from insp.runinfo import run_metadata
 
 OUT = Path(__file__).parent / "results"
 #: cross-fade width (pixels) of the feathered contender (poisson_blend(..., feather=FEATHER))
@@ -254,9 +254,7 @@ def main():
                   f"{r['time_inr_feathered_blend_s']:.1f} |")
     print(f"recon: {json.dumps(rec)}")
     print(f"total {total:.0f} s")
-    meta = dict(torch=torch.__version__, numpy=np.__version__, python=platform.python_version(),
-                threads=torch.get_num_threads(), machine=platform.machine(), quick=args.quick, seed=0,
-                total_s=total, args=vars(args))
+    meta = run_metadata(threads=torch.get_num_threads(), quick=args.quick, seed=0, total_s=total, args=vars(args))
     runs = dict(old.get("runs", {}), **{p: meta for p in parts})
     result = dict(reconstruction=rec, blending=rows, seam_rings=rings, runs=runs)
     (OUT / "poisson.json").write_text(json.dumps(result, indent=2, default=str))

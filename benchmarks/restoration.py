@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -304,27 +303,15 @@ def tune(images, *, size) -> dict:
 
 
 def metadata(args, images, size, steps) -> dict:
-    import scipy
-    import skimage
-
-    from insp import __version__
+    """The run record (:func:`insp.runinfo.run_metadata`) with the baselines' versions and the protocol."""
     from insp.fields import DEFAULTS
+    from insp.runinfo import package_version, run_metadata
 
-    def version(name):
-        from importlib.metadata import PackageNotFoundError, version as v
-
-        try:
-            return v(name)
-        except PackageNotFoundError:
-            return None
-
-    return dict(insp=__version__, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
-                opencv=version("opencv-python-headless"), bm3d=version("bm3d"),
-                skimage=skimage.__version__, python=platform.python_version(), machine=platform.machine(),
-                threads=torch.get_num_threads(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                images=list(images), size=size, fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
-                fit_overrides={name: t.fit for name, t in TASKS.items() if t.fit},
-                degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
+    return run_metadata(opencv=package_version("opencv-python-headless"), bm3d=package_version("bm3d"),
+                        threads=torch.get_num_threads(), images=list(images), size=size,
+                        fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
+                        fit_overrides={name: t.fit for name, t in TASKS.items() if t.fit},
+                        degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
 
 
 def merge_results(path: Path, results: dict, run: dict) -> dict:

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -110,14 +108,6 @@ LOO_CANDIDATES = {
 def _partials(order: int) -> int:
     """Number of de-duplicated partials up to ``order`` in 2-D: the first ones of a higher-order jet."""
     return (order + 1) * (order + 2) // 2
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def inr_config(task: str, size: int, steps: int | None) -> dict:
@@ -265,10 +255,10 @@ def write_fixture(name: str, values, targets, size: int) -> None:
 
 def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict:
     from insp.ops import save_operator
+    from insp.runinfo import run_metadata
     from insp.tasks import get_task
 
     summary = {}
-    commit = git_commit()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         task, protocol = OPERATORS[name]
@@ -290,16 +280,15 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         train_seconds = before + hist.seconds
         held_in = dict(inr=_psnr(values[:, :, 0], targets), operator=_psnr(_apply(net, values), targets))
         fit_total = float(sum(v for v in fits.values() if v is not None))
-        meta = dict(
+        meta = run_metadata(
             name=name, task=task, task_params=get_task(task).params, protocol=protocol,
             inr=inr, training_images=images,
             training_points=int(values.shape[0]),
             degradation_seeds="insp.tasks.image_seed(name)", train=dict(train), order=config["order"], net=config,
             training_seconds=round(train_seconds, 1), fit_seconds=round(fit_total, 1),
             data_seconds=round(data_seconds, 1), final_loss=hist.loss[-1], held_in_psnr=held_in,
-            threads=torch.get_num_threads(), git_commit=commit, quick=bool(args.quick),
-            command="python -m benchmarks.train_operators" + (" --quick" if args.quick else ""),
-            date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+            threads=torch.get_num_threads(), quick=bool(args.quick),
+            command="python -m benchmarks.train_operators" + (" --quick" if args.quick else ""))
         path = save_operator(net, out_dir / f"{name}.inspop", metadata=meta)
         if not args.quick:
             write_fixture(name, values, targets, size)
@@ -333,6 +322,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from insp import data
+    from insp.runinfo import run_metadata
 
     assert set(ALL_TRAIN) == set(data.TRAIN_IMAGES)
     bad = [i for i in (args.images or []) + [args.val_image] if i not in data.TRAIN_IMAGES]
@@ -352,7 +342,8 @@ def main(argv=None) -> int:
             doc = dict(images=args.images or list(IMAGES), val_image=args.val_image, net=NET, train=train,
                        candidates=CANDIDATES,
                        inr={op: inr_config(OPERATORS[op][0], size, fit_steps) for op in args.operators},
-                       heldout_psnr=res, seconds=time.perf_counter() - t0)
+                       heldout_psnr=res, seconds=time.perf_counter() - t0,
+                       run=run_metadata(threads=torch.get_num_threads(), quick=bool(args.quick)))
             if not args.quick:  # one entry per (operators, held-out image), earlier ones kept
                 path = OUT / "train_operators_validation.json"
                 runs = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
@@ -363,7 +354,8 @@ def main(argv=None) -> int:
             res = leave_one_out(args, args.operators, size, fit_steps, cache, train)
             seconds = time.perf_counter() - t0
             docs = {op: dict(net=NET, train=train, candidates=LOO_CANDIDATES, images=images_for(op, args),
-                             inr=inr_config(OPERATORS[op][0], size, fit_steps), loo=r, seconds=seconds)
+                             inr=inr_config(OPERATORS[op][0], size, fit_steps), loo=r, seconds=seconds,
+                             run=run_metadata(threads=torch.get_num_threads(), quick=bool(args.quick)))
                     for op, r in res.items()}
             if not args.quick:  # one entry per operator, earlier ones kept
                 path = OUT / "train_operators_loo.json"
@@ -371,8 +363,7 @@ def main(argv=None) -> int:
                 path.write_text(json.dumps({**old, **docs}, indent=1))
             return 0
         summary = train_all(args, args.operators, size, fit_steps, cache, train, out_dir)
-        doc = dict(operators=summary, net=NET, train=train, wall_seconds=time.perf_counter() - t0,
-                   python=platform.python_version(), torch=torch.__version__, numpy=np.__version__)
+        doc = run_metadata(operators=summary, net=NET, train=train, wall_seconds=time.perf_counter() - t0)
         if not args.quick:
             path = OUT / "train_operators.json"
             old = json.loads(path.read_text()) if path.is_file() else {}

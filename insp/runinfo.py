@@ -27,21 +27,28 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["run_metadata", "git_commit", "processor", "load_average"]
+__all__ = ["run_metadata", "git_commit", "package_version", "processor", "load_average"]
 
 #: The checkout that holds insp's source when it is imported from one (an editable install or the repository
 #: root on ``sys.path``); :func:`git_commit` asks git about this folder.
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
-#: key in the record -> (module name, distribution name) of the numerical stack
-_STACK = {"torch": ("torch", "torch"), "numpy": ("numpy", "numpy"), "scipy": ("scipy", "scipy"),
-          "skimage": ("skimage", "scikit-image")}
+#: key in the record (the module name) -> distribution name, for the numerical stack
+_STACK = {"torch": "torch", "numpy": "numpy", "scipy": "scipy", "skimage": "scikit-image"}
 
 
-def _version(module: str, distribution: str) -> str | None:
-    """The version of ``module``: the loaded one's if it is imported (what actually ran), else the installed
-    distribution's; ``None`` when neither."""
-    loaded = sys.modules.get(module)
+def package_version(distribution: str, *, module: str | None = None) -> str | None:
+    """The version of an installed package, or ``None`` when it is not installed.
+
+    Parameters
+    ----------
+    distribution : str
+        The name it is installed under (``"scikit-image"``, ``"opencv-python-headless"``).
+    module : str, optional
+        The name it is imported under (``"skimage"``, ``"cv2"``): when that module is already imported, its
+        ``__version__`` (what actually ran) is taken; otherwise the installed distribution's, without importing.
+    """
+    loaded = sys.modules.get(module) if module is not None else None
     if loaded is not None and getattr(loaded, "__version__", None):
         return str(loaded.__version__)
     try:
@@ -130,10 +137,10 @@ def run_metadata(**extra) -> dict:
     from . import __version__
 
     info: dict = {"insp": __version__}
-    for key, (module, distribution) in _STACK.items():
-        version = _version(module, distribution)
+    for module, distribution in _STACK.items():
+        version = package_version(distribution, module=module)
         if version is not None:
-            info[key] = version
+            info[module] = version
     info["python"] = platform.python_version()
     if "torch" in info:
         import torch

@@ -58,6 +58,11 @@ def test_git_commit_of_a_checkout(tmp_path):
     assert runinfo.git_commit(tmp_path / "sub") is None  # only the root of a checkout counts
 
 
+def test_package_version():
+    assert runinfo.package_version("numpy", module="numpy") == np.__version__
+    assert runinfo.package_version("no-such-distribution-insp-test") is None
+
+
 def test_load_average_and_processor():
     load = runinfo.load_average()
     assert load is None or (len(load) == 3 and all(v >= 0 for v in load))
