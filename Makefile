@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/fit_speed.py
+	$(BIN)/python -m benchmarks.fit_speed
 
 clean:
 	rm -rf $(VENV) out

@@ -1,6 +1,6 @@
 """Benchmark: how much a pointwise operator on an order-K jet can deblur (issue 5, the deblur miss).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/deblur_ceiling.py [--configs 30,30,1000 30,10,4000] [--image rocket]
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.deblur_ceiling [--configs 30,30,1000 30,10,4000] [--image rocket]
         [--scales 1 0.3 0.1 0.03 0]
 
 Two measurements on the deblur task (Gaussian PSF, sigma 2 px, reflect
@@ -54,6 +54,7 @@ from insp.fields import Siren, fit
 from insp.fields import DEFAULTS
 from insp.jet import laplacian_at
 from insp.metrics import psnr
+from insp.runinfo import run_metadata
 from insp.tasks import get_task, image_seed
 
 OUT = Path(__file__).parent / "results" / "deblur_ceiling.json"
@@ -193,7 +194,7 @@ def precision(scales, orders, size, cache, log):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.deblur_ceiling", description=__doc__.split("\n\n")[0])
     ap.add_argument("--orders", type=int, nargs="+", default=[2, 4, 6, 8, 10])
     ap.add_argument("--configs", type=_config, nargs="*", default=DEFAULT_CONFIGS,
                     help="INR fits of part 2 as first_omega,hidden_omega,steps (none: skip part 2)")
@@ -209,7 +210,7 @@ def main():
         ap.error(f"--scales must lie in [0, 1], got {args.scales}")
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)  # noqa: E731
-    result = dict(args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    result = dict(run=run_metadata(), args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                   ceiling=ceiling(args.orders, args.size, log))
     if args.configs:
         result["inr"] = inr_features(args.image, args.configs, args.size, log)

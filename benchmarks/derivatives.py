@@ -14,9 +14,9 @@ marks such rows.  Peak memory of those rows is what the subset used.
 
 Usage::
 
-    python benchmarks/derivatives.py            # full table, JSON in benchmarks/results/
-    python benchmarks/derivatives.py --quick    # small smoke run
-    python benchmarks/derivatives.py --orders 4 --no-general --json benchmarks/results/derivatives_k4.json
+    python -m benchmarks.derivatives            # full table, JSON in benchmarks/results/
+    python -m benchmarks.derivatives --quick    # small smoke run
+    python -m benchmarks.derivatives --orders 4 --no-general --json benchmarks/results/derivatives_k4.json
                                                 # the K = 4 targets only (a few minutes)
 """
 
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -130,10 +128,12 @@ def worker(args) -> dict:
 
 def run_worker(op, *, method="taylor", order=0, chunk=0, fraction=1.0, repeats=3, points=65536, width=256,
                threads=2) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--op", op, "--method", method, "--order", str(order),
-           "--chunk", str(chunk), "--fraction", str(fraction), "--repeats", str(repeats), "--points", str(points),
-           "--width", str(width), "--threads", str(threads)]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # the worker is this module run with -m from the repository root (its sys.path[0]), so that it imports the
+    # same benchmarks and insp as this process, however this one was started
+    cmd = [sys.executable, "-m", "benchmarks.derivatives", "--worker", "--op", op, "--method", method,
+           "--order", str(order), "--chunk", str(chunk), "--fraction", str(fraction), "--repeats", str(repeats),
+           "--points", str(points), "--width", str(width), "--threads", str(threads)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=HERE.parent)
     if res.returncode != 0:
         raise RuntimeError(f"worker failed: {' '.join(cmd)}\n{res.stderr}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
@@ -142,7 +142,8 @@ def run_worker(op, *, method="taylor", order=0, chunk=0, fraction=1.0, repeats=3
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.derivatives", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small smoke run (4096 points, width 64)")
     ap.add_argument("--orders", default="2,3,4,6", help="comma-separated orders K of the jet rows")
     ap.add_argument("--no-general", action="store_true", help="skip the (slow) torch.func rows")
@@ -163,11 +164,11 @@ def main(argv=None) -> int:
         print(json.dumps(worker(args)))
         return 0
 
-    import torch
-
     from insp.jet import num_partials
+    from insp.runinfo import load_average, run_metadata
 
     points, width = (4096, 64) if args.quick else (args.points, args.width)
+    meta = run_metadata(threads=args.threads, points=points, width=width, quick=args.quick)
     common = dict(points=points, width=width, threads=args.threads)
     orders = (2, 4) if args.quick else tuple(int(k) for k in args.orders.split(","))
     if 4 not in orders:
@@ -175,8 +176,7 @@ def main(argv=None) -> int:
     fwd = run_worker("forward", repeats=5, **common)
     unit, cpu_unit = fwd["median_s"], fwd["cpu_s"]
     print(f"# insp derivative paths: SIREN 2->{width}x4->1, {points} points, float32, {args.threads} threads")
-    print(f"# torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-          f"cpus {os.cpu_count()}")
+    print(f"# torch {meta['torch']}, python {meta['python']}, {meta['machine']}, cpus {meta['cpu_count']}")
     print(f"# unit: one forward pass = {unit * 1e3:.1f} ms wall (min {fwd['min_s'] * 1e3:.1f}, "
           f"max {fwd['max_s'] * 1e3:.1f}), {cpu_unit * 1e3:.1f} ms CPU time")
     print("# 'passes' = wall time / unit; 'passes(cpu)' = process CPU time / unit's CPU time "
@@ -244,9 +244,8 @@ def main(argv=None) -> int:
     print("\nsummary")
     for k, v in summary.items():
         print(f"  {k:<40} {v:8.3f}")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    meta = dict(torch=torch.__version__, python=platform.python_version(), threads=args.threads, points=points,
-                width=width, unit_forward_s=unit, unit_forward_cpu_s=cpu_unit, load_average_1min=load, quick=args.quick, time=time.strftime("%Y-%m-%d %H:%M:%S"))
+    load = load_average()
+    meta.update(unit_forward_s=unit, unit_forward_cpu_s=cpu_unit, load_average_1min=load[0] if load else None)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(dict(meta=meta, rows=rows, summary=summary), indent=2))
     print(f"wrote {args.json}")

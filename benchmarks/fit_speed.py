@@ -25,16 +25,14 @@ metadata (versions, threads, CPU, load average before/after each part).
 
 Usage::
 
-    python benchmarks/fit_speed.py            # full run, ~10 min on 2 idle cores
-    python benchmarks/fit_speed.py --quick    # smoke run, < 1 min
+    python -m benchmarks.fit_speed            # full run, ~10 min on 2 idle cores
+    python -m benchmarks.fit_speed --quick    # smoke run, < 1 min
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -42,41 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from insp.runinfo import load_average, run_metadata
+
 HERE = Path(__file__).resolve().parent
-
-
-# --------------------------------------------------------------------------- metadata
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _load() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def metadata(threads: int) -> dict:
-    import scipy
-    import skimage
-    import torch
-
-    import insp
-
-    return dict(insp=insp.__version__, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
-                skimage=skimage.__version__, python=platform.python_version(), threads=threads,
-                torch_threads=torch.get_num_threads(), cpu=_cpu_model(), cpus=os.cpu_count(),
-                date=time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 # --------------------------------------------------------------------------- 1. camera
@@ -92,13 +58,13 @@ def psnr_at(hist, seconds: float) -> float:
 
 
 def bench_camera(budget: float, size: int) -> dict:
-    from insp.demo import camera_image
+    from insp import data
     from insp.fields import DEFAULTS, Siren, fit
 
-    img = camera_image(size=size)
+    img = data.gray("camera", size=size)
     out = {"image": f"camera {size}x{size}", "budget_s": budget}
 
-    load0 = _load()
+    load0 = load_average()
     base_model = Siren(2, 1, hidden_features=128, hidden_layers=3, first_omega_0=30.0, hidden_omega_0=30.0, seed=0)
     _, hb = fit(img, model=base_model, steps=10**7, lr=1e-3, batch_size="full", final_lr_ratio=1.0,
                 time_limit=2 * budget, channel_axis=None, data_range=1.0, progress=False, seed=0)
@@ -106,9 +72,9 @@ def bench_camera(budget: float, size: int) -> dict:
         config="SIREN 2-128x4-1 (3 hidden), omega 30, Adam lr 1e-3 constant, full batch",
         psnr_at_budget=round(psnr_at(hb, budget), 3), time_to_30db=_r(hb.time_to(30.0)),
         steps_in_budget=sum(1 for t in hb.time[:-1] if t <= budget), psnr_at_2x_budget=round(hb.final_psnr, 3),
-        load_before=load0, load_after=_load())
+        load_before=load0, load_after=load_average())
 
-    load0 = _load()
+    load0 = load_average()
     _, ho = fit(img, time_limit=budget, channel_axis=None, data_range=1.0, progress=False, seed=0, log_every=10)
     out["ours"] = dict(
         config=(f"SIREN 2-{DEFAULTS['hidden_features']}x{DEFAULTS['hidden_layers'] + 1}-1 "
@@ -117,7 +83,7 @@ def bench_camera(budget: float, size: int) -> dict:
                 f"batch {DEFAULTS['batch_size']}, {DEFAULTS['steps']} steps"),
         psnr_at_budget=round(ho.final_psnr, 3), time_to_30db=_r(ho.time_to(30.0)), steps=ho.steps,
         stopped=ho.stopped, fit_seconds=round(ho.time[-1], 2), wall_seconds=round(ho.wall_time, 2),
-        load_before=load0, load_after=_load())
+        load_before=load0, load_after=load_average())
     return out
 
 
@@ -166,11 +132,11 @@ def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engin
     fit(signals[0], model=model(0), **{**settings, "steps": 5})
     fit_many(signals[:2], model=[model(0), model(1)], engine=engine, **{**settings, "steps": 5})
 
-    load0 = _load()
+    load0 = load_average()
     t = time.perf_counter()
     singles = [fit(signals[i], model=model(i), seed=i, **settings)[1].final_psnr for i in range(n)]
     t_single = (time.perf_counter() - t) / n
-    load1 = _load()
+    load1 = load_average()
     t = time.perf_counter()
     fields, hist = fit_many(signals, model=[model(i) for i in range(n)], seed=0, engine=engine, **settings)
     t_many = (time.perf_counter() - t) / n
@@ -185,7 +151,7 @@ def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engin
         psnr_one_by_one_mean=round(float(np.mean(singles)), 3),
         psnr_fit_many_mean=round(float(np.mean(hist.member_psnr)), 3),
         psnr_abs_diff_max=round(float(diff.max()), 4), psnr_one_by_one_min=round(float(np.min(singles)), 3),
-        load_before=load0, load_between=load1, load_after=_load())
+        load_before=load0, load_between=load1, load_after=load_average())
 
 
 # --------------------------------------------------------------------------- 3. render memory
@@ -225,7 +191,7 @@ print(json.dumps(dict(rss_before_mb=rss0 / 1024, peak_rss_mb=peak / 1024, hwm_re
 
 def bench_render_memory(size: int, threads: int) -> dict:
     code = _RENDER_WORKER.format(threads=threads, size=size)
-    load0 = _load()
+    load0 = load_average()
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     res = json.loads(r.stdout.strip().splitlines()[-1])
     from insp.fields.base import DEFAULT_CHUNK_SIZE
@@ -234,14 +200,14 @@ def bench_render_memory(size: int, threads: int) -> dict:
     return dict(shape=[size, size], model="SIREN 2-256x4-1 (3 hidden)", chunk_size=DEFAULT_CHUNK_SIZE,
                 peak_rss_delta_mb=round(delta, 1), peak_rss_mb=round(res["peak_rss_mb"], 1),
                 output_tensor_mb=round(res["output_mb"], 1), hwm_reset=res["hwm_reset"],
-                seconds=round(res["seconds"], 1), finite=res["finite"], load_before=load0, load_after=_load())
+                seconds=round(res["seconds"], 1), finite=res["finite"], load_before=load0, load_after=load_average())
 
 
 # --------------------------------------------------------------------------- driver
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.fit_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="short smoke run (small sizes, 5 s budget)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=None, help="fit seconds (default 60; 5 with --quick)")
@@ -256,9 +222,10 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     np.random.seed(0)
     budget = args.budget or (5.0 if args.quick else 60.0)
-    meta = metadata(args.threads)
+    meta = run_metadata(threads=args.threads)
     print(f"insp {meta['insp']}, torch {meta['torch']}, numpy {meta['numpy']}, python {meta['python']}; "
-          f"{meta['torch_threads']} threads on {meta['cpus']} x {meta['cpu']}; load {_load()}", flush=True)
+          f"{meta['torch_threads']} threads on {meta['cpu_count']} x {meta['processor']}; load {load_average()}",
+          flush=True)
     res = dict(meta=meta, quick=args.quick)
 
     if "camera" not in args.skip:

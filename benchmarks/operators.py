@@ -36,8 +36,8 @@ steps and seed), so a rerun only re-measures.
 
 Usage::
 
-    flock /tmp/insp-bench.lock .venv/bin/python benchmarks/operators.py           # full (<= 25 min, 2 cores)
-    .venv/bin/python benchmarks/operators.py --quick --out /tmp/ops               # smoke run (~1 min)
+    flock /tmp/insp-bench.lock .venv/bin/python -m benchmarks.operators           # full (<= 25 min, 2 cores)
+    .venv/bin/python -m benchmarks.operators --quick --out /tmp/ops               # smoke run (~1 min)
 """
 
 from __future__ import annotations
@@ -45,9 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,9 +53,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
 
 #: natural images (skimage.data, shipped with scikit-image, no download), at least 512 px on the short side
 IMAGES = ("camera", "astronaut", "moon", "brick", "grass", "gravel", "immunohistochemistry", "cell")
@@ -526,23 +521,14 @@ def _figure_derivatives(path, l_true, l_inr, l_fd):
 
 
 def metadata(args, cfg) -> dict:
-    import scipy
-    import skimage
+    """The run record (:func:`insp.runinfo.run_metadata`) with this benchmark's settings."""
     import torch
 
-    import insp
+    from insp.runinfo import run_metadata
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = None
-    return dict(insp=getattr(insp, "__version__", None), torch=torch.__version__, numpy=np.__version__,
-                scipy=scipy.__version__, skimage=skimage.__version__, python=platform.python_version(),
-                machine=platform.machine(), processor=platform.processor(), threads=torch.get_num_threads(),
-                git_commit=commit, seed=args.seed, quick=args.quick, edge_first_omega=args.edge_first_omega,
-                config={k: list(v) if isinstance(v, tuple)
-                                                                              else v for k, v in cfg.items()},
-                started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    return run_metadata(threads=torch.get_num_threads(), seed=args.seed, quick=args.quick,
+                        edge_first_omega=args.edge_first_omega,
+                        config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
 
 
 def print_tables(res: dict) -> None:
@@ -594,7 +580,7 @@ def print_tables(res: dict) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.operators", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes and step counts (smoke run)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="results directory")
     ap.add_argument("--cache", type=Path, default=None, help="fitted-field cache (default OUT/cache)")

@@ -1,6 +1,6 @@
 """Benchmark: gradient-domain reconstruction and Poisson blending, INR vs pixel grids (issue 6).
 
-    OMP_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/poisson.py [--quick] [--size 256]
+    OMP_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python -m benchmarks.poisson [--quick] [--size 256]
         [--pair-size 96] [--parts recon,blend]
 
 Prints a table, writes ``benchmarks/results/poisson.json`` and PNG figures
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from insp.imageio import write_image
 from insp.jet import gradient_at
 from insp.metrics import psnr
 from insp.ops import fit_gradients, fit_laplacian, gradient, laplacian, poisson_blend
+from insp.runinfo import run_metadata
 
 OUT = Path(__file__).parent / "results"
 #: cross-fade width (pixels) of the feathered contender (poisson_blend(..., feather=FEATHER))
@@ -198,7 +198,7 @@ def seam_crop(out, m, n, name):
 
 def main():
     global OUT
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.poisson")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--pair-size", type=int, default=96)
@@ -255,9 +255,7 @@ def main():
                   f"{r['time_inr_feathered_blend_s']:.1f} |")
     print(f"recon: {json.dumps(rec)}")
     print(f"total {total:.0f} s")
-    meta = dict(torch=torch.__version__, numpy=np.__version__, python=platform.python_version(),
-                threads=torch.get_num_threads(), machine=platform.machine(), quick=args.quick, seed=0,
-                total_s=total, args=vars(args))
+    meta = run_metadata(threads=torch.get_num_threads(), quick=args.quick, seed=0, total_s=total, args=vars(args))
     runs = dict(old.get("runs", {}), **{p: meta for p in parts})
     result = dict(reconstruction=rec, blending=rows, seam_rings=rings, runs=runs)
     (OUT / "poisson.json").write_text(json.dumps(result, indent=2, default=str))

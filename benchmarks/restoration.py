@@ -2,12 +2,12 @@
 
     # 1. fit and cache the INRs (test split by default; train|all) x every task and protocol; reruns are cheap.
     #    --lock holds the benchmark lock for one fit at a time, so other benchmarks can run in between.
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/restoration.py --build \\
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.restoration --build \\
         --lock /tmp/insp-bench.lock [--split test|train|all]
     # 2. the benchmark on the test split (uses the cached fits, fits what is missing)
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python benchmarks/restoration.py
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 flock /tmp/insp-bench.lock .venv/bin/python -m benchmarks.restoration
     # smoke test: 2 images at 32x32, 30 fit steps, temporary cache
-    .venv/bin/python benchmarks/restoration.py --quick
+    .venv/bin/python -m benchmarks.restoration --quick
 
 Protocol (``docs/restoration.md``): every image of ``insp.data.TEST_IMAGES``
 at 256x256 gray, degraded by each task of ``insp.tasks.TASKS`` with seed
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -304,27 +303,15 @@ def tune(images, *, size) -> dict:
 
 
 def metadata(args, images, size, steps) -> dict:
-    import scipy
-    import skimage
-
-    from insp import __version__
+    """The run record (:func:`insp.runinfo.run_metadata`) with the baselines' versions and the protocol."""
     from insp.fields import DEFAULTS
+    from insp.runinfo import package_version, run_metadata
 
-    def version(name):
-        from importlib.metadata import PackageNotFoundError, version as v
-
-        try:
-            return v(name)
-        except PackageNotFoundError:
-            return None
-
-    return dict(insp=__version__, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
-                opencv=version("opencv-python-headless"), bm3d=version("bm3d"),
-                skimage=skimage.__version__, python=platform.python_version(), machine=platform.machine(),
-                threads=torch.get_num_threads(), date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                images=list(images), size=size, fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
-                fit_overrides={name: t.fit for name, t in TASKS.items() if t.fit},
-                degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
+    return run_metadata(opencv=package_version("opencv-python-headless"), bm3d=package_version("bm3d"),
+                        threads=torch.get_num_threads(), images=list(images), size=size,
+                        fit=dict(DEFAULTS, steps=steps or DEFAULTS["steps"], fit_seed=0),
+                        fit_overrides={name: t.fit for name, t in TASKS.items() if t.fit},
+                        degradation_seeds={n: image_seed(n) for n in images}, quick=bool(args.quick))
 
 
 def merge_results(path: Path, results: dict, run: dict) -> dict:
@@ -338,7 +325,8 @@ def merge_results(path: Path, results: dict, run: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.restoration", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="store_true", help="only fit and cache the INRs and jets")
     ap.add_argument("--tune", action="store_true",
                     help="grid-search the classical parameters on the training images (no fits) and exit")

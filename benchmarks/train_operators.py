@@ -2,13 +2,13 @@
 
     # 1. (optional) the validation experiment that chose the network: train candidates on the training
     #    images minus one, score them on that held-out *training* image (test images are never used)
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/train_operators.py --validate
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.train_operators --validate
     #    and the leave-one-out selection over all training images (chose the linear denoiser)
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/train_operators.py --loo --operators denoise
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.train_operators --loo --operators denoise
     # 2. train every operator and write its weights into the package
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python benchmarks/train_operators.py
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m benchmarks.train_operators
     # smoke test: 2 images at 32x32, 30 fit steps, 20 training steps, temporary cache and output
-    .venv/bin/python benchmarks/train_operators.py --quick
+    .venv/bin/python -m benchmarks.train_operators --quick
 
 Data: for each operator, the images of :data:`OPERATOR_IMAGES` (all eight
 of ``insp.data.TRAIN_IMAGES``; :data:`IMAGES`, a subset, for ``--quick``
@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -105,14 +103,6 @@ LOO_CANDIDATES = {
 def _partials(order: int) -> int:
     """Number of de-duplicated partials up to ``order`` in 2-D: the first ones of a higher-order jet."""
     return (order + 1) * (order + 2) // 2
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def inr_config(task: str, size: int, steps: int | None) -> dict:
@@ -260,10 +250,10 @@ def write_fixture(name: str, values, targets, size: int) -> None:
 
 def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict:
     from insp.learned import save_operator
+    from insp.runinfo import run_metadata
     from insp.tasks import get_task
 
     summary = {}
-    commit = git_commit()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         task, protocol = OPERATORS[name]
@@ -285,16 +275,15 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
         train_seconds = before + hist.seconds
         held_in = dict(inr=_psnr(values[:, :, 0], targets), operator=_psnr(_apply(net, values), targets))
         fit_total = float(sum(v for v in fits.values() if v is not None))
-        meta = dict(
+        meta = run_metadata(
             name=name, task=task, task_params=get_task(task).params, protocol=protocol,
             inr=inr, training_images=images,
             training_points=int(values.shape[0]),
             degradation_seeds="insp.tasks.image_seed(name)", train=dict(train), order=config["order"], net=config,
             training_seconds=round(train_seconds, 1), fit_seconds=round(fit_total, 1),
             data_seconds=round(data_seconds, 1), final_loss=hist.loss[-1], held_in_psnr=held_in,
-            threads=torch.get_num_threads(), git_commit=commit, quick=bool(args.quick),
-            command="benchmarks/train_operators.py" + (" --quick" if args.quick else ""),
-            date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+            threads=torch.get_num_threads(), quick=bool(args.quick),
+            command="python -m benchmarks.train_operators" + (" --quick" if args.quick else ""))
         path = save_operator(net, out_dir / f"{name}.inspop", metadata=meta)
         if not args.quick:
             write_fixture(name, values, targets, size)
@@ -306,7 +295,8 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.train_operators", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--operators", nargs="+", default=list(OPERATORS), choices=list(OPERATORS))
     ap.add_argument("--images", nargs="+", default=None,
                     help="training images (insp.data.TRAIN_IMAGES; default: OPERATOR_IMAGES, else IMAGES)")
@@ -327,6 +317,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from insp import data
+    from insp.runinfo import run_metadata
 
     assert set(ALL_TRAIN) == set(data.TRAIN_IMAGES)
     bad = [i for i in (args.images or []) + [args.val_image] if i not in data.TRAIN_IMAGES]
@@ -346,7 +337,8 @@ def main(argv=None) -> int:
             doc = dict(images=args.images or list(IMAGES), val_image=args.val_image, net=NET, train=train,
                        candidates=CANDIDATES,
                        inr={op: inr_config(OPERATORS[op][0], size, fit_steps) for op in args.operators},
-                       heldout_psnr=res, seconds=time.perf_counter() - t0)
+                       heldout_psnr=res, seconds=time.perf_counter() - t0,
+                       run=run_metadata(threads=torch.get_num_threads(), quick=bool(args.quick)))
             if not args.quick:  # one entry per (operators, held-out image), earlier ones kept
                 path = OUT / "train_operators_validation.json"
                 runs = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
@@ -357,7 +349,8 @@ def main(argv=None) -> int:
             res = leave_one_out(args, args.operators, size, fit_steps, cache, train)
             seconds = time.perf_counter() - t0
             docs = {op: dict(net=NET, train=train, candidates=LOO_CANDIDATES, images=images_for(op, args),
-                             inr=inr_config(OPERATORS[op][0], size, fit_steps), loo=r, seconds=seconds)
+                             inr=inr_config(OPERATORS[op][0], size, fit_steps), loo=r, seconds=seconds,
+                             run=run_metadata(threads=torch.get_num_threads(), quick=bool(args.quick)))
                     for op, r in res.items()}
             if not args.quick:  # one entry per operator, earlier ones kept
                 path = OUT / "train_operators_loo.json"
@@ -365,8 +358,7 @@ def main(argv=None) -> int:
                 path.write_text(json.dumps({**old, **docs}, indent=1))
             return 0
         summary = train_all(args, args.operators, size, fit_steps, cache, train, out_dir)
-        doc = dict(operators=summary, net=NET, train=train, wall_seconds=time.perf_counter() - t0,
-                   python=platform.python_version(), torch=torch.__version__, numpy=np.__version__)
+        doc = run_metadata(operators=summary, net=NET, train=train, wall_seconds=time.perf_counter() - t0)
         if not args.quick:
             path = OUT / "train_operators.json"
             old = json.loads(path.read_text()) if path.is_file() else {}

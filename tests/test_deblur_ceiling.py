@@ -1,14 +1,9 @@
-"""``benchmarks/deblur_ceiling.py``: exact DCT Laplacian powers and the least-squares inverse they allow."""
-
-import runpy
-from pathlib import Path
-from types import SimpleNamespace
+"""``python -m benchmarks.deblur_ceiling``: exact DCT Laplacian powers and the least-squares inverse they allow."""
 
 import numpy as np
 from scipy.fft import dctn, idctn
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "deblur_ceiling.py"
-MOD = SimpleNamespace(**runpy.run_path(str(BENCH)))
+from benchmarks import deblur_ceiling as MOD
 
 
 def test_laplacian_powers_scale_a_dct_mode_by_its_eigenvalue():

@@ -1,21 +1,11 @@
-"""Smoke test of ``benchmarks/operators.py --quick``: it runs, and writes its JSON and figures."""
+"""Smoke test of ``python -m benchmarks.operators --quick``: it runs, and writes its JSON and figures."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "operators.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_operators", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from benchmarks import operators as mod
 
 
 def test_quick_run_writes_results(tmp_path):
-    mod = _load()
     assert mod.main(["--quick", "--out", str(tmp_path), "--threads", "1"]) == 0
     res = json.loads((tmp_path / "operators_quick.json").read_text())
     assert set(res) >= {"run", "derivatives", "edges", "blur", "cost"}
@@ -31,7 +21,6 @@ def test_quick_run_writes_results(tmp_path):
 
 def test_area_points_are_registered():
     """A 512 sample j lies at 128-pixel index (j + 0.5) / 4 - 0.5 (skimage.resize is area-aligned)."""
-    mod = _load()
     x = mod.area_points(4, 8).reshape(8, 8, 2)[:, 0, 0].double()
     idx = (x + 1) * 3 / 2  # back to 4-grid indices
     expected = [(j + 0.5) / 2 - 0.5 for j in range(8)]

@@ -1,21 +1,16 @@
-"""``benchmarks/restoration.py``: the protocol runs on tiny images, uses the cache, and scores every contender."""
+"""``python -m benchmarks.restoration``: the protocol runs on tiny images, uses the cache, scores every contender."""
 
 import math
-import runpy
-from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
+from benchmarks import restoration as mod
 from insp import data
 from insp.metrics import psnr
 from insp.tasks import TASKS, get_task, image_seed
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "restoration.py"
-
 
 def test_evaluate_cached_only_then_after_build(tmp_path):
-    mod = SimpleNamespace(**runpy.run_path(str(BENCH)))
     kw = dict(size=24, steps=2, cache_dir=tmp_path, progress=False)
     res = mod.evaluate(["camera"], list(TASKS), inr="cached", **kw)
     assert set(res) == set(TASKS)
@@ -48,7 +43,6 @@ def test_evaluate_cached_only_then_after_build(tmp_path):
 
 
 def test_a_run_of_some_tasks_keeps_the_other_tables(tmp_path):
-    mod = SimpleNamespace(**runpy.run_path(str(BENCH)))
     path = tmp_path / "restoration.json"
     old = dict(meta=dict(date="then"), tasks=dict(denoise="D0", deblur="B0"))  # the layout before per-task runs
     path.write_text(__import__("json").dumps(old))

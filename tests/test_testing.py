@@ -345,19 +345,25 @@ def test_strategy_argument_errors():
 
 def test_hypothesis_is_optional(monkeypatch):
     """insp.testing imports without hypothesis; only the strategies need it, and say so."""
-    import importlib.util
+    import importlib
+
+    import insp
 
     monkeypatch.setitem(sys.modules, "hypothesis", None)  # makes any ``import hypothesis`` fail
-    spec = importlib.util.spec_from_file_location("insp._testing_without_hypothesis", T.__file__)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # a fresh copy of the module: no hypothesis import at import time
+    # a fresh import of the package and its modules; the originals come back when the test ends
+    for name in [m for m in sys.modules if m == "insp.testing" or m.startswith("insp.testing.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(insp, "testing", T)
+    module = importlib.import_module("insp.testing")  # no hypothesis import at import time
+    assert module is not T
     assert module.GaussianSum([1.0], [[0.0]], 0.5)(torch.zeros(1, 1)).item() == 1.0
     with pytest.raises(ImportError, match="need the 'hypothesis' package"):
         module.sirens()
 
 
 def test_doctests():
-    assert doctest.testmod(T).failed == 0
+    for module in (T, T.analytic, T.strategies):
+        assert doctest.testmod(module).failed == 0, module.__name__
 
 
 def test_grid_samples_are_numpy_friendly():

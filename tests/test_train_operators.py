@@ -1,14 +1,11 @@
-"""``benchmarks/train_operators.py --loo``: each candidate is trained without the image it is scored on."""
+"""``python -m benchmarks.train_operators --loo``: each candidate is trained without the image it is scored on."""
 
-import runpy
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "train_operators.py"
-MOD = SimpleNamespace(**runpy.run_path(str(BENCH)))
+from benchmarks import train_operators as MOD
 SIZE, FIT_STEPS = 12, 10
 TRAIN = dict(MOD.TRAIN, steps=5, batch_size=64)
 

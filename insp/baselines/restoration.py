@@ -7,7 +7,7 @@ convention of :mod:`insp.tasks`; scikit-image and OpenCV want the opposite,
 the pixels to fill, and get ``~known``).
 
 Default parameters were chosen once on the *training* images of
-:data:`insp.data.TRAIN_IMAGES` (``benchmarks/restoration.py --tune``, mean
+:data:`insp.data.TRAIN_IMAGES` (``python -m benchmarks.restoration --tune``, mean
 PSNR over those images at 256x256 with the protocol's degradations), never on
 the test images; the chosen values and the grids searched are listed in
 ``docs/restoration.md``.

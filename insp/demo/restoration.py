@@ -10,7 +10,7 @@ then the pretrained operator is applied to the field and sampled on the
 crop's grid.  The crop fits are full-batch and shorter (:data:`FIT_STEPS`)
 than the 256x256 mini-batch fits the operators were trained on, so these
 numbers illustrate; the measured comparison over the test split is
-``benchmarks/restoration.py`` (``docs/pretrained.md``).  The deblur crop gets
+``python -m benchmarks.restoration`` (``docs/pretrained.md``).  The deblur crop gets
 1000 steps: the deblurrer reads order-6 derivatives, which a 60-step fit
 gets wrong (on this crop: 18.6 dB after 60 steps, worse than the blurred
 20.5 dB; 24.2 dB after 1000).  The section takes about 40 s on the
@@ -48,11 +48,11 @@ def restoration_section(ctx) -> None:
     """Denoise / deblur / inpaint a camera crop: INR, pretrained operator, classical baseline."""
     import torch
 
-    from .baselines import restoration as R
-    from .imageio import write_image
-    from .metrics import psnr, ssim
-    from .learned import deblur, denoise, fit_for_operator, inpaint
-    from .tasks import get_task
+    from ..baselines import restoration as R
+    from ..imageio import write_image
+    from ..metrics import psnr, ssim
+    from ..learned import deblur, denoise, fit_for_operator, inpaint
+    from ..tasks import get_task
 
     if ctx.quick:
         top, left, n = 4, 4, 24

@@ -14,7 +14,7 @@ Registered in :data:`insp.demo.SECTIONS` (after the fit).  It reuses
 Table rows: the edge maps at ``2H x 2W`` against central differences of the
 true ``2H x 2W`` camera (skimage ships it at 512x512; the demo's input is its
 block mean), and the blur against ``gaussian_filter``.  The full comparison
-over many images is ``benchmarks/operators.py`` (``docs/operators.md``).
+over many images is ``python -m benchmarks.operators`` (``docs/operators.md``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _area_points(n_low: int, n_high: int, dtype):
 def _pixel_gradient_magnitude(field, rows, cols, per_px_row: float, per_px_col: float) -> np.ndarray:
     import torch
 
-    from .jet import gradient_at
+    from ..jet import gradient_at
 
     x = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2)
     g = gradient_at(field, x, create_graph=False)[:, 0, :].double().numpy()
@@ -50,12 +50,11 @@ def operators_section(ctx) -> None:
     import torch
     from skimage.transform import resize
 
-    from . import baselines, units
-    from .demo import camera_image
-    from .fields.base import field_dtype_device
-    from .imageio import write_image
-    from .metrics import psnr
-    from .ops import gaussian_blur
+    from .. import baselines, data, units
+    from ..fields.base import field_dtype_device
+    from ..imageio import write_image
+    from ..metrics import psnr
+    from ..ops import gaussian_blur
 
     if ctx.field is None:
         raise RuntimeError("the operators section needs the fitted field of the 'fit' section")
@@ -78,7 +77,7 @@ def operators_section(ctx) -> None:
     write_image(ctx.path("camera_edges_sobel_4x.png"), sob4 / vmax)
 
     # ---- edges scored at 2x against the true 2x camera (units: pixels of the 2x grid)
-    truth2 = camera_image(size=2 * h) if h == w else None
+    truth2 = data.gray("camera", size=2 * h) if h == w else None
     if truth2 is not None:
         ref = baselines.gradient_magnitude(truth2, method="central")
         rng = float(ref.max() - ref.min())

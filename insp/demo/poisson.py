@@ -15,7 +15,7 @@ goes into the coffee scene (``skimage.data.coffee``) inside an ellipse, at
   lower is better) and time.
 
 The full comparison (four pairs, reconstruction from gradients) is
-``benchmarks/poisson.py`` (``docs/poisson.md``).
+``python -m benchmarks.poisson`` (``docs/poisson.md``).
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ def poisson_section(ctx) -> None:
     """The cat's face blended into the coffee scene: INR vs sparse Poisson vs seamlessClone."""
     import torch
 
-    from .baselines import poisson as bp
-    from .imageio import write_image
-    from .metrics import psnr
-    from .ops import poisson_blend
+    from ..baselines import poisson as bp
+    from ..imageio import write_image
+    from ..metrics import psnr
+    from ..ops import poisson_blend
 
     n = 32 if ctx.quick else 128
     source, target, mask = blend_pair_images(n)
