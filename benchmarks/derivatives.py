@@ -102,13 +102,13 @@ def worker(args) -> dict:
             return insp_style_features(f, x, args.order)
     elif args.op == "jet":
         def call():
-            return jet(f, x, order=args.order, method=args.method, chunk_size=args.chunk or default_chunk(args),
+            return jet(f, x, order=args.order, jet_method=args.method, chunk_size=args.chunk or default_chunk(args),
                        create_graph=False).values
     else:  # lap, lap2
         power = 1 if args.op == "lap" else 2
 
         def call():
-            return laplacian_at(f, x, power=power, method=args.method, chunk_size=args.chunk or default_chunk(args),
+            return laplacian_at(f, x, power=power, jet_method=args.method, chunk_size=args.chunk or default_chunk(args),
                                 create_graph=False)
 
     base = _rss_kb("VmRSS")

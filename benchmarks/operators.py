@@ -210,13 +210,13 @@ def part_derivatives(cfg, args, cache: Path) -> dict:
             rec = fld(x)[:, 0].reshape(n, n).double().numpy()
         contenders = {
             "INR (autodiff)": (g_inr, l_inr),
-            "FD central O(h^2)": (baselines.gradient(samples, method="central"),
+            "FD central O(h^2)": (baselines.gradient(samples, stencil="central"),
                                   baselines.laplacian(samples, stencil=5)),
             "FD central O(h^4)": (np.stack([baselines.central_difference(samples, axis=k, accuracy=4)
                                             for k in range(2)]),
                                   sum(baselines.central_difference(samples, axis=k, order=2, accuracy=4)
                                       for k in range(2))),
-            "Sobel": (baselines.gradient(samples, method="sobel"), None),
+            "Sobel": (baselines.gradient(samples, stencil="sobel"), None),
         }
         g_range = float(g_true.max() - g_true.min())
         l_range = float(l_true.max() - l_true.min())
@@ -269,7 +269,7 @@ def part_edges(cfg, args, cache: Path) -> dict:
         img = gray_image(name)
         ref = resized(img, hi)
         low = resized(img, lo)
-        ref_mag = baselines.gradient_magnitude(ref, method="central")
+        ref_mag = baselines.gradient_magnitude(ref, stencil="central")
         fld, info = fitted(low, f"edges-{name}", steps=cfg["edge_steps"], first_omega=args.edge_first_omega,
                            seed=args.seed, cache=cache)
         t0 = time.perf_counter()
@@ -284,13 +284,13 @@ def part_edges(cfg, args, cache: Path) -> dict:
 
         t0 = time.perf_counter()
         bic = up(low)
-        bic_mag = baselines.gradient_magnitude(bic, method="central")
+        bic_mag = baselines.gradient_magnitude(bic, stencil="central")
         t_bic = time.perf_counter() - t0
         t0 = time.perf_counter()
-        sob = baselines.gradient(low, method="sobel")
+        sob = baselines.gradient(low, stencil="sobel")
         sob_mag = np.hypot(up(sob[0]), up(sob[1])) / ratio
         t_sob = time.perf_counter() - t0
-        cen = baselines.gradient(low, method="central")
+        cen = baselines.gradient(low, stencil="central")
         cen_mag = np.hypot(up(cen[0]), up(cen[1])) / ratio
         rng_ref = float(ref_mag.max() - ref_mag.min())
         maps = {"INR": inr_mag, "bicubic -> central FD": bic_mag, "Sobel@low -> bicubic": sob_mag,
@@ -428,10 +428,10 @@ def part_cost(cfg, args, cache: Path) -> dict:
     }
     base_img = img if img.shape[0] == n else resized(gray_image(name), n)
     base = {
-        "gradient": lambda: baselines.gradient(base_img, method="central"),
+        "gradient": lambda: baselines.gradient(base_img, stencil="central"),
         "laplacian": lambda: baselines.laplacian(base_img),
         "hessian": lambda: baselines.hessian(base_img),
-        "gradient_magnitude": lambda: baselines.gradient_magnitude(base_img, method="sobel"),
+        "gradient_magnitude": lambda: baselines.gradient_magnitude(base_img, stencil="sobel"),
         "blur series (3 terms)": lambda: baselines.gaussian_blur(base_img, sigma=1.0, mode="mirror"),
         "blur lattice (oversample 3)": lambda: baselines.gaussian_blur(base_img, sigma=1.0, mode="mirror"),
     }

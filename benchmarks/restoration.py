@@ -150,9 +150,9 @@ def classical_contenders(task: str) -> dict:
         }
     if task in ("inpaint", "text"):
         return {
-            "biharmonic": lambda c: R.inpaint_biharmonic(c.degraded.input, c.degraded.mask),
-            "OpenCV Telea": lambda c: R.inpaint_telea(c.degraded.input, c.degraded.mask),
-            "OpenCV NS": lambda c: R.inpaint_ns(c.degraded.input, c.degraded.mask),
+            "biharmonic": lambda c: R.inpaint_biharmonic(c.degraded.input, c.degraded.known),
+            "OpenCV Telea": lambda c: R.inpaint_telea(c.degraded.input, c.degraded.known),
+            "OpenCV NS": lambda c: R.inpaint_ns(c.degraded.input, c.degraded.known),
         }
     raise ValueError(f"unknown task {task!r}")
 

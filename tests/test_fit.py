@@ -172,7 +172,7 @@ def test_mask_fits_only_known_samples(image16):
     mask[:, :8] = True
     damaged = image16.copy()
     damaged[~mask] = np.nan  # unknown samples may hold anything, NaN included
-    field, hist = fit(damaged, model=small(), steps=60, mask=mask, progress=False, data_range=1.0)
+    field, hist = fit(damaged, model=small(), steps=60, known=mask, progress=False, data_range=1.0)
     out = field.sample(image16.shape)[..., 0].double().numpy()
     assert psnr(out[mask], image16[mask]) == pytest.approx(hist.final_psnr, abs=0.01)
     assert hist.final_psnr > 30
@@ -180,19 +180,19 @@ def test_mask_fits_only_known_samples(image16):
     assert hist.config["known_samples"] == mask.sum()
     # a mask changes nothing when it is all True
     a, _ = fit(image16, model=small(), steps=5, progress=False)
-    b, _ = fit(image16, model=small(), steps=5, mask=np.ones(image16.shape, bool), progress=False)
+    b, _ = fit(image16, model=small(), steps=5, known=np.ones(image16.shape, bool), progress=False)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
 @pytest.mark.parametrize("mask,err,msg", [
-    (np.ones((16, 15), bool), ValueError, r"mask must have the signal's spatial shape \(16, 16\)"),
-    (np.ones((16, 16)), TypeError, "mask must be a boolean array"),
-    (np.zeros((16, 16), bool), ValueError, "mask has no True entry"),
-    ("abc", TypeError, "mask must be"),
+    (np.ones((16, 15), bool), ValueError, r"known must have the signal's spatial shape \(16, 16\)"),
+    (np.ones((16, 16)), TypeError, "known must be a boolean array"),
+    (np.zeros((16, 16), bool), ValueError, "known has no True entry"),
+    ("abc", TypeError, "known must be"),
 ])
 def test_bad_masks(image16, mask, err, msg):
     with pytest.raises(err, match=msg):
-        fit(image16, mask=mask, steps=1, progress=False)
+        fit(image16, known=mask, steps=1, progress=False)
 
 
 # ---------------------------------------------------------------- bad input
@@ -280,21 +280,21 @@ def test_fit_many_default_models_use_seed_plus_index(image16):
 def test_fit_many_minibatch_and_masks_match_fit(image16, engine):
     sigs = _signals(image16, 3)
     masks = np.random.default_rng(1).random((3, 16, 16)) < 0.7
-    fields, hist = fit_many(sigs, model=small(seed=1), steps=60, batch_size=64, mask=masks, seed=[5, 6, 7],
+    fields, hist = fit_many(sigs, model=small(seed=1), steps=60, batch_size=64, known=masks, seed=[5, 6, 7],
                             log_every=20, progress=False, engine=engine)
     assert hist.step == [0, 20, 40, 60]
     for i in range(3):
-        single, hs = fit(sigs[i], model=small(seed=1), steps=60, batch_size=64, mask=masks[i], seed=5 + i,
+        single, hs = fit(sigs[i], model=small(seed=1), steps=60, batch_size=64, known=masks[i], seed=5 + i,
                          progress=False)
         assert hist.member_psnr[i] == pytest.approx(hs.final_psnr, abs=0.3)
         assert torch.allclose(fields[i].net[0].weight, single.net[0].weight, atol=2e-3)
     # a shared mask; per-signal masks with full batches
     shared = masks[0]
-    f2, h2 = fit_many(sigs, model=small(seed=1), steps=20, mask=shared, progress=False, engine=engine)
-    s2, hs2 = fit(sigs[1], model=small(seed=1), steps=20, mask=shared, seed=1, progress=False)
+    f2, h2 = fit_many(sigs, model=small(seed=1), steps=20, known=shared, progress=False, engine=engine)
+    s2, hs2 = fit(sigs[1], model=small(seed=1), steps=20, known=shared, seed=1, progress=False)
     assert h2.member_psnr[1] == pytest.approx(hs2.final_psnr, abs=0.1)
-    f3, h3 = fit_many(sigs, model=small(seed=1), steps=20, mask=masks, progress=False, engine=engine)
-    s3, hs3 = fit(sigs[2], model=small(seed=1), steps=20, mask=masks[2], seed=1, progress=False)
+    f3, h3 = fit_many(sigs, model=small(seed=1), steps=20, known=masks, progress=False, engine=engine)
+    s3, hs3 = fit(sigs[2], model=small(seed=1), steps=20, known=masks[2], seed=1, progress=False)
     assert h3.member_psnr[2] == pytest.approx(hs3.final_psnr, abs=0.1)
     assert torch.allclose(f3[2].net[0].weight, s3.net[0].weight, atol=1e-4)
 
@@ -352,9 +352,9 @@ def test_fit_many_bad_models_and_masks(image16):
     uneven = np.ones((2, 16, 16), bool)
     uneven[1, :, 4:] = False  # 64 known samples
     with pytest.raises(ValueError, match="smallest number of known samples"):
-        fit_many(sigs, mask=uneven, batch_size=100, steps=1, progress=False)
-    with pytest.raises(ValueError, match=r"mask must have the signal's spatial shape"):
-        fit_many(sigs, mask=np.ones((3, 16, 16), bool), steps=1, progress=False)
+        fit_many(sigs, known=uneven, batch_size=100, steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"known must have the signal's spatial shape"):
+        fit_many(sigs, known=np.ones((3, 16, 16), bool), steps=1, progress=False)
     with pytest.raises(TypeError, match="seed"):
         fit_many(sigs, seed=[1, 2, 3], steps=1, progress=False)
 

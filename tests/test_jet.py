@@ -85,10 +85,10 @@ def make_field(kind, d, c, seed):
 def test_three_paths_agree_to_1e9(kind, d, c, K, seed):
     f = make_field(kind, d, c, seed)
     x = torch.rand(5, d, dtype=F64, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-    ref = jet(f, x, order=K, method="reference").values
+    ref = jet(f, x, order=K, jet_method="reference").values
     # the general path costs d^K tangents: drawn up to order 3 here, order 6 below
     for method in ("taylor", "general") if K <= 3 else ("taylor",):
-        got = jet(f, x, order=K, method=method).values
+        got = jet(f, x, order=K, jet_method=method).values
         assert got.shape == (5, c, math.comb(K + d, d))
         assert rel_err(got, ref) < 1e-9, method
 
@@ -117,9 +117,9 @@ def test_top_order_by_adjoint_equals_forward_propagation(kind, d, c, K, seed):
 def test_three_paths_agree_at_order_6(kind, d):
     f = make_field(kind, d, 1, 10)  # one hidden layer: the nested torch.func path is slow at order 6
     x = torch.rand(3, d, dtype=F64) * 2 - 1
-    ref = jet(f, x, order=6, method="reference").values
-    assert rel_err(jet(f, x, order=6, method="taylor").values, ref) < 1e-9
-    assert rel_err(jet(f, x, order=6, method="general").values, ref) < 1e-9
+    ref = jet(f, x, order=6, jet_method="reference").values
+    assert rel_err(jet(f, x, order=6, jet_method="taylor").values, ref) < 1e-9
+    assert rel_err(jet(f, x, order=6, jet_method="general").values, ref) < 1e-9
 
 
 def test_one_layer_siren_matches_closed_form():
@@ -215,7 +215,7 @@ def test_finite_differences_converge_at_second_order(which):
 def test_laplacian_powers_match_full_jet(d, power):
     f = small_siren(d, 2, seed=d + power)
     x = torch.rand(4, d, dtype=F64) * 2 - 1
-    full = jet(f, x, order=2 * power, method="reference").laplacian(power)
+    full = jet(f, x, order=2 * power, jet_method="reference").laplacian(power)
     got = laplacian_at(f, x, power=power)
     assert got.shape == (4, 2)
     assert rel_err(got, full) < 1e-10
@@ -224,7 +224,7 @@ def test_laplacian_powers_match_full_jet(d, power):
 def test_laplacian_of_relu_encoded_tanh_net_and_gradient():
     f = make_field("posenc_tanh", 2, 1, 3)
     x = torch.rand(4, 2, dtype=F64)
-    ref = jet(f, x, order=4, method="reference")
+    ref = jet(f, x, order=4, jet_method="reference")
     assert rel_err(laplacian_at(f, x), ref.laplacian()) < 1e-10
     assert rel_err(laplacian_at(f, x, power=2), ref.laplacian(2)) < 1e-10
     assert rel_err(gradient_at(f, x), ref.gradient()) < 1e-10
@@ -251,7 +251,7 @@ def test_taylor_path_is_differentiable_through_parameters():
     grads = {}
     for method in ("taylor", "reference"):
         f.zero_grad()
-        J = jet(f, x, order=3, method=method, create_graph=True)
+        J = jet(f, x, order=3, jet_method=method, create_graph=True)
         (J.values ** 2).sum().backward()
         grads[method] = torch.cat([p.grad.flatten() for p in f.parameters()])
     torch.testing.assert_close(grads["taylor"], grads["reference"], rtol=1e-9, atol=1e-12)
@@ -277,7 +277,7 @@ def test_float32_taylor_path_is_accurate():
     f = insp.Siren(2, 1, hidden_features=64, hidden_layers=2, seed=0)
     x = torch.rand(50, 2)
     got = jet(f, x, order=4).values.double()
-    ref = jet(f.double(), x.double(), order=4, method="reference").values
+    ref = jet(f.double(), x.double(), order=4, jet_method="reference").values
     # relative to the size of each order's terms (they grow like omega^n)
     for n in range(5):
         cols = [m for m, a in enumerate(multi_indices(2, 4)) if sum(a) == n]
@@ -308,10 +308,10 @@ def test_bad_points_and_methods_raise():
         jet(f, torch.rand(4, 3, dtype=F64), order=1)
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         jet(f, np.zeros((4, 2)), order=1)
-    with pytest.raises(ValueError, match="method must be one of"):
-        jet(f, torch.rand(4, 2, dtype=F64), order=1, method="magic")
-    with pytest.raises(ValueError, match="method='taylor' needs"):
-        jet(Wrapped(lambda p: p[..., :1], 2, 1), torch.rand(4, 2, dtype=F64), order=1, method="taylor")
+    with pytest.raises(ValueError, match="jet_method must be one of"):
+        jet(f, torch.rand(4, 2, dtype=F64), order=1, jet_method="magic")
+    with pytest.raises(ValueError, match="jet_method='taylor' needs"):
+        jet(Wrapped(lambda p: p[..., :1], 2, 1), torch.rand(4, 2, dtype=F64), order=1, jet_method="taylor")
     with pytest.raises(TypeError, match="field must be an insp.Field"):
         jet(lambda p: p, torch.rand(4, 2), order=1)
     with pytest.raises(ValueError, match="power must be a positive integer"):

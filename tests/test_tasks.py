@@ -177,7 +177,7 @@ def test_task_targets():
     assert db.psf.shape == (17, 17)
     for t in ("inpaint", "text"):
         m = get_task(t).degrade(clean, seed=0)
-        assert m.mask is not None and (~m.mask).any()
+        assert m.known is not None and (~m.known).any()
         assert get_task(t).protocols == ("degraded", "known")
     assert set(TASKS) == {"denoise", "deblur", "blur", "inpaint", "text"}
 
@@ -241,10 +241,10 @@ def test_paired_caches_fit_and_features(tmp_path, count_fits):
 def test_paired_known_protocol_fits_known_pixels(tmp_path, count_fits):
     p = paired("camera", "inpaint", order=None, size=12, steps=2, protocol="known", cache_dir=tmp_path,
                progress=False)
-    np.testing.assert_array_equal(count_fits[-1]["mask"], p.degraded.mask)
+    np.testing.assert_array_equal(count_fits[-1]["known"], p.degraded.known)
     paired("camera", "inpaint", order=None, size=12, steps=2, protocol="degraded", cache_dir=tmp_path,
            progress=False)
-    assert count_fits[-1]["mask"] is None and len(count_fits) == 2
+    assert count_fits[-1]["known"] is None and len(count_fits) == 2
     with pytest.raises(ValueError, match="protocol"):
         paired("camera", "deblur", size=12, steps=2, protocol="known", progress=False)
 

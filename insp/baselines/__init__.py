@@ -16,11 +16,11 @@ Laplacian) with the libraries' scale and sign conventions divided out by
 """
 
 from .derivatives import (
-    GRADIENT_METHODS, central_difference, derivative, fd_weights, gradient, gradient_magnitude, hessian, laplacian,
+    STENCILS, central_difference, derivative, fd_weights, gradient, gradient_magnitude, hessian, laplacian,
 )
-from .edges import CANNY_METHODS, canny
+from .edges import CANNY_BACKENDS, canny
 from .filters import gaussian_blur
 from . import poisson, restoration
 
-__all__ = ["GRADIENT_METHODS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
-           "hessian", "laplacian", "CANNY_METHODS", "canny", "gaussian_blur", "poisson", "restoration"]
+__all__ = ["STENCILS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
+           "hessian", "laplacian", "CANNY_BACKENDS", "canny", "gaussian_blur", "poisson", "restoration"]

@@ -25,10 +25,10 @@ from .. import units
 from ._common import SCIPY_MODES, check_image, check_mode, per_channel
 
 __all__ = ["fd_weights", "central_difference", "derivative", "gradient", "hessian", "laplacian",
-           "gradient_magnitude", "GRADIENT_METHODS"]
+           "gradient_magnitude", "STENCILS"]
 
-#: names accepted by ``gradient(method=...)``
-GRADIENT_METHODS = ("central", "sobel", "scharr", "prewitt")
+#: names accepted by ``gradient(stencil=...)``
+STENCILS = ("central", "sobel", "scharr", "prewitt")
 
 _CENTRAL_MODES = SCIPY_MODES + ("one-sided",)
 
@@ -193,20 +193,20 @@ def derivative(image, alpha, *, accuracy: int = 2, mode: str = "reflect",
     return per_channel(lambda a: _derivative(a, alpha, accuracy, mode), arr, ch)
 
 
-def _check_method(method) -> str:
-    if method not in GRADIENT_METHODS:
-        raise ValueError(f"method must be one of {list(GRADIENT_METHODS)}, got {method!r}")
-    return method
+def _check_stencil(stencil) -> str:
+    if stencil not in STENCILS:
+        raise ValueError(f"stencil must be one of {list(STENCILS)}, got {stencil!r}")
+    return stencil
 
 
-def _gradient(a: np.ndarray, method: str, mode: str) -> np.ndarray:
+def _gradient(a: np.ndarray, stencil: str, mode: str) -> np.ndarray:
     d = a.ndim
-    if method == "central":
+    if stencil == "central":
         comps = [_central_1d(a, k, 1, 2, mode) for k in range(d)]
-    elif method == "sobel":
+    elif stencil == "sobel":
         comps = [units.from_library(ndi.sobel(a, axis=k, mode=mode), "scipy.ndimage.sobel", ndim=d)
                  for k in range(d)]
-    elif method == "prewitt":
+    elif stencil == "prewitt":
         comps = [units.from_library(ndi.prewitt(a, axis=k, mode=mode), "scipy.ndimage.prewitt", ndim=d)
                  for k in range(d)]
     else:
@@ -217,7 +217,7 @@ def _gradient(a: np.ndarray, method: str, mode: str) -> np.ndarray:
     return np.stack(comps, axis=0)
 
 
-def gradient(image, *, method: str = "central", mode: str = "reflect",
+def gradient(image, *, stencil: str = "central", mode: str = "reflect",
              channel_axis: int | None = None) -> np.ndarray:
     """Gradient in pixel units, one component per spatial axis ("ij" order).
 
@@ -225,7 +225,7 @@ def gradient(image, *, method: str = "central", mode: str = "reflect",
     ----------
     image : array_like
         1-D, 2-D or 3-D (plus a channel axis if ``channel_axis`` is given).
-    method : {'central', 'sobel', 'scharr', 'prewitt'}
+    stencil : {'central', 'sobel', 'scharr', 'prewitt'}
         ``'central'``: ``(f[i+1] - f[i-1]) / 2``; ``'sobel'``:
         ``scipy.ndimage.sobel / (2 * 4**(ndim-1))``; ``'scharr'``:
         ``skimage.filters.scharr(axis=k) / 2``; ``'prewitt'``:
@@ -242,15 +242,15 @@ def gradient(image, *, method: str = "central", mode: str = "reflect",
     derivative along spatial axis ``k``.
     """
     arr, ch = check_image(image, channel_axis=channel_axis)
-    method = _check_method(method)
-    mode = check_mode(mode, allowed=_CENTRAL_MODES if method == "central" else SCIPY_MODES)
-    return per_channel(lambda a: _gradient(a, method, mode), arr, ch, n_lead=1)
+    stencil = _check_stencil(stencil)
+    mode = check_mode(mode, allowed=_CENTRAL_MODES if stencil == "central" else SCIPY_MODES)
+    return per_channel(lambda a: _gradient(a, stencil, mode), arr, ch, n_lead=1)
 
 
-def gradient_magnitude(image, *, method: str = "central", mode: str = "reflect",
+def gradient_magnitude(image, *, stencil: str = "central", mode: str = "reflect",
                        channel_axis: int | None = None) -> np.ndarray:
     """``|grad f|`` in pixel units (Euclidean norm of :func:`gradient`), the shape of ``image``."""
-    g = gradient(image, method=method, mode=mode, channel_axis=channel_axis)
+    g = gradient(image, stencil=stencil, mode=mode, channel_axis=channel_axis)
     return np.sqrt(np.sum(g * g, axis=0))
 
 

@@ -2,7 +2,7 @@
 
 Both back ends take thresholds in the same unit: the **true gradient magnitude
 in pixel units** of the Gaussian-smoothed image (value units per pixel), so
-that ``method='skimage'`` and ``method='opencv'`` and the field operators can
+that ``backend='skimage'`` and ``backend='opencv'`` and the field operators can
 share one threshold.  The library conventions are divided out here:
 ``skimage.feature.canny`` thresholds ``|scipy.ndimage.sobel|`` (8x the true
 magnitude, see :mod:`insp.units`).
@@ -18,9 +18,9 @@ import scipy.ndimage as ndi
 from .. import units
 from ._common import SCIPY_MODES, check_image, check_mode, check_sigma
 
-__all__ = ["canny", "CANNY_METHODS", "DEFAULT_LOW_THRESHOLD", "DEFAULT_HIGH_THRESHOLD"]
+__all__ = ["canny", "CANNY_BACKENDS", "DEFAULT_LOW_THRESHOLD", "DEFAULT_HIGH_THRESHOLD"]
 
-CANNY_METHODS = ("skimage", "opencv")
+CANNY_BACKENDS = ("skimage", "opencv")
 
 #: skimage's default thresholds (0.1, 0.2 in Sobel units, for float images) as true pixel-unit magnitudes
 DEFAULT_LOW_THRESHOLD = 0.1 / units.library_scale("scipy.ndimage.sobel")
@@ -46,7 +46,7 @@ def _check_thresholds(low, high, use_quantiles: bool) -> tuple[float, float]:
 
 
 def canny(image, *, sigma: float = 1.0, low_threshold: float | None = None, high_threshold: float | None = None,
-          method: str = "skimage", use_quantiles: bool = False, mode: str = "reflect") -> np.ndarray:
+          backend: str = "skimage", use_quantiles: bool = False, mode: str = "reflect") -> np.ndarray:
     """Canny edge map of a 2-D gray image.
 
     Parameters
@@ -60,7 +60,7 @@ def canny(image, *, sigma: float = 1.0, low_threshold: float | None = None, high
         the smoothed image (with ``use_quantiles``: quantiles in [0, 1] of that
         magnitude).  Default: scikit-image's defaults expressed in that unit,
         ``DEFAULT_LOW_THRESHOLD = 0.0125``, ``DEFAULT_HIGH_THRESHOLD = 0.025``.
-    method : {'skimage', 'opencv'}
+    backend : {'skimage', 'opencv'}
         ``'skimage'``: ``skimage.feature.canny`` (thresholds multiplied by 8
         before the call).  ``'opencv'``: the same smoothing
         (``scipy.ndimage.gaussian_filter``) and Sobel gradient, then OpenCV's
@@ -81,12 +81,12 @@ def canny(image, *, sigma: float = 1.0, low_threshold: float | None = None, high
     arr, _ = check_image(image, spatial_dims=(2,))
     (sig,) = check_sigma(sigma, 1, allow_zero=True)
     mode = check_mode(mode, allowed=SCIPY_MODES)
-    if method not in CANNY_METHODS:
-        raise ValueError(f"method must be one of {list(CANNY_METHODS)}, got {method!r}")
+    if backend not in CANNY_BACKENDS:
+        raise ValueError(f"backend must be one of {list(CANNY_BACKENDS)}, got {backend!r}")
     use_quantiles = bool(use_quantiles)
     low, high = _check_thresholds(low_threshold, high_threshold, use_quantiles)
     sobel = units.library_scale("scipy.ndimage.sobel")
-    if method == "skimage":
+    if backend == "skimage":
         import skimage.feature
 
         if not use_quantiles:
@@ -96,7 +96,7 @@ def canny(image, *, sigma: float = 1.0, low_threshold: float | None = None, high
     try:
         import cv2
     except ImportError as exc:  # pragma: no cover - cv2 is installed with insp[baselines]
-        raise ImportError("method='opencv' needs OpenCV: pip install opencv-python-headless "
+        raise ImportError("backend='opencv' needs OpenCV: pip install opencv-python-headless "
                           "(or insp[baselines])") from exc
     smoothed = ndi.gaussian_filter(arr, sig, mode=mode) if sig > 0 else arr
     gy = ndi.sobel(smoothed, axis=0) / sobel  # rows: cv2's y

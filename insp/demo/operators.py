@@ -69,7 +69,7 @@ def operators_section(ctx) -> None:
         inr4 = _pixel_gradient_magnitude(field, _area_points(h, 4 * h, dtype), _area_points(w, 4 * w, dtype), hx, hy)
     t_inr4 = time.perf_counter() - t
     t = time.perf_counter()
-    sob = baselines.gradient(img, method="sobel")
+    sob = baselines.gradient(img, stencil="sobel")
     sob4 = np.hypot(*(resize(s, (4 * h, 4 * w), order=3, mode="reflect") for s in sob))
     t_sob4 = time.perf_counter() - t
     vmax = float(np.quantile(np.hypot(*sob), 0.995)) or 1.0
@@ -79,13 +79,13 @@ def operators_section(ctx) -> None:
     # ---- edges scored at 2x against the true 2x camera (units: pixels of the 2x grid)
     truth2 = data.gray("camera", size=2 * h) if h == w else None
     if truth2 is not None:
-        ref = baselines.gradient_magnitude(truth2, method="central")
+        ref = baselines.gradient_magnitude(truth2, stencil="central")
         rng = float(ref.max() - ref.min())
         with torch.no_grad():
             inr2 = _pixel_gradient_magnitude(field, _area_points(h, 2 * h, dtype), _area_points(w, 2 * w, dtype),
                                              hx / 2, hy / 2)
         sob2 = np.hypot(*(resize(s, (2 * h, 2 * w), order=3, mode="reflect") for s in sob)) / 2
-        bic2 = baselines.gradient_magnitude(resize(img, (2 * h, 2 * w), order=3, mode="reflect"), method="central")
+        bic2 = baselines.gradient_magnitude(resize(img, (2 * h, 2 * w), order=3, mode="reflect"), stencil="central")
         ctx.table.add("edges", f"INR |grad| at {4 * h}x{4 * w}", time_s=t_inr4,
                       notes=f"scored at {2 * h}x{2 * w} vs FD of the true camera: {psnr(inr2, ref, data_range=rng):.2f} dB",
                       psnr=psnr(inr2, ref, data_range=rng))

@@ -66,7 +66,7 @@ def restoration_section(ctx) -> None:
         ("denoise", denoise, {"TV (Chambolle)": lambda d: R.denoise_tv(d.input),
                                   "BM3D (sigma known)": lambda d: R.denoise_bm3d(d.input, sigma=d.noise_sigma)}),
         ("deblur", deblur, {"Wiener (reflect pad)": lambda d: R.deconv_wiener(d.input, d.psf)}),
-        ("inpaint", inpaint, {"biharmonic": lambda d: R.inpaint_biharmonic(d.input, d.mask)}),
+        ("inpaint", inpaint, {"biharmonic": lambda d: R.inpaint_biharmonic(d.input, d.known)}),
     ]
     for k, (task, op, classical) in enumerate(cases):
         deg = get_task(task).degrade(clean, seed=ctx.seed + k)

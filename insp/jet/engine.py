@@ -1,15 +1,15 @@
 """``jet(field, x, order=K)``: every partial derivative up to order K, three ways.
 
-* ``method="taylor"`` -- forward Taylor mode through the field's primitives
+* ``jet_method="taylor"`` -- forward Taylor mode through the field's primitives
   (:mod:`insp.jet.taylor`): one pass (plus a reverse sweep per output channel
   for the top order when that is cheaper), exact, the default for the INRs
   insp ships;
-* ``method="native"`` -- the field's own ``derivative_stack(x, order)``
+* ``jet_method="native"`` -- the field's own ``derivative_stack(x, order)``
   (closed forms of analytic fields; operator fields, which derive their jet
   from a higher-order jet of the field they act on);
-* ``method="general"`` -- nested ``torch.func.jacfwd`` under ``vmap``, for any
+* ``jet_method="general"`` -- nested ``torch.func.jacfwd`` under ``vmap``, for any
   differentiable Field (cost grows like ``d^K``);
-* ``method="reference"`` -- nested ``torch.autograd.grad(create_graph=True)``,
+* ``jet_method="reference"`` -- nested ``torch.autograd.grad(create_graph=True)``,
   one backward pass per parent partial, the way the original INSP code builds
   its features; kept for tests and as the benchmark baseline.
 
@@ -28,9 +28,9 @@ from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size
 from .indices import index_of, multi_indices, name_of, num_partials_of_order, parse_name
 from .taylor import BilaplacianJet, LaplacianJet, TaylorJet, has_taylor_rules, propagate
 
-__all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "METHODS", "resolve_method", "check_order"]
+__all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "JET_METHODS", "resolve_jet_method", "check_order"]
 
-METHODS = ("auto", "taylor", "native", "general", "reference")
+JET_METHODS = ("auto", "taylor", "native", "general", "reference")
 
 #: points per chunk for derivative stacks (each point carries M partials per feature)
 DEFAULT_JET_CHUNK = 1024
@@ -130,21 +130,21 @@ def check_order(field: Field, order, *, name: str = "order") -> int:
     return order
 
 
-def resolve_method(field, method: str) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+def resolve_jet_method(field, jet_method: str) -> str:
+    if jet_method not in JET_METHODS:
+        raise ValueError(f"jet_method must be one of {JET_METHODS}, got {jet_method!r}")
     modules = field.taylor_modules() if isinstance(field, Field) else None
     fast = has_taylor_rules(modules)
     native = callable(getattr(field, "derivative_stack", None))
-    if method == "auto":
+    if jet_method == "auto":
         return "taylor" if fast else "native" if native else "general"
-    if method == "taylor" and not fast:
-        raise ValueError(f"method='taylor' needs a field built from primitives with Taylor rules; "
-                         f"{type(field).__name__} has none (use method='general')")
-    if method == "native" and not native:
-        raise ValueError(f"method='native' needs a field with a derivative_stack(x, order) method; "
-                         f"{type(field).__name__} has none (use method='general')")
-    return method
+    if jet_method == "taylor" and not fast:
+        raise ValueError(f"jet_method='taylor' needs a field built from primitives with Taylor rules; "
+                         f"{type(field).__name__} has none (use jet_method='general')")
+    if jet_method == "native" and not native:
+        raise ValueError(f"jet_method='native' needs a field with a derivative_stack(x, order) method; "
+                         f"{type(field).__name__} has none (use jet_method='general')")
+    return jet_method
 
 
 def _check_field_points(field, x) -> torch.Tensor:
@@ -236,7 +236,7 @@ def _native_path(field: Field, x: torch.Tensor, order: int) -> torch.Tensor:
 _PATHS = {"taylor": _taylor_path, "native": _native_path, "general": _general_path, "reference": _reference_path}
 
 
-def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
+def jet(field: Field, x: torch.Tensor, *, order: int, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
         create_graph: bool | None = None) -> Jet:
     """All partial derivatives of ``field`` up to total ``order`` at points ``x``.
 
@@ -247,7 +247,7 @@ def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chun
         Points, any batch shape.
     order : int
         Highest total order ``K``.
-    method : {"auto", "taylor", "native", "general", "reference"}
+    jet_method : {"auto", "taylor", "native", "general", "reference"}
         ``auto`` takes the Taylor path when every module of the field has a
         Taylor rule, else the field's own ``derivative_stack`` when it has
         one, else the general (torch.func) path.
@@ -275,9 +275,9 @@ def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chun
     """
     x = _check_field_points(field, x)
     order = check_order(field, order)
-    method = resolve_method(field, method)
+    jet_method = resolve_jet_method(field, jet_method)
     chunk_size = check_chunk_size(chunk_size)
-    path = _PATHS[method]
+    path = _PATHS[jet_method]
     with _graph_context(create_graph):
         values = _chunked(lambda pts: path(field, pts, order), x, chunk_size)
         if create_graph is False or (create_graph is None and not torch.is_grad_enabled()):
@@ -285,7 +285,7 @@ def jet(field: Field, x: torch.Tensor, *, order: int, method: str = "auto", chun
     return Jet(values, x.shape[-1], order)
 
 
-def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, method: str = "auto",
+def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, jet_method: str = "auto",
                  chunk_size: int = DEFAULT_JET_CHUNK, create_graph: bool | None = None) -> torch.Tensor:
     """``lap^power f`` at ``x``, shape ``(..., c)``, without every mixed partial where possible.
 
@@ -298,9 +298,9 @@ def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, method: str =
     if isinstance(power, bool) or not isinstance(power, int) or power < 1:
         raise ValueError(f"power must be a positive integer, got {power!r}")
     check_order(field, 2 * power)
-    method = resolve_method(field, method)
+    jet_method = resolve_jet_method(field, jet_method)
     chunk_size = check_chunk_size(chunk_size)
-    if method == "taylor" and power <= 2:
+    if jet_method == "taylor" and power <= 2:
         kind = LaplacianJet if power == 1 else BilaplacianJet
 
         def fn(pts):
@@ -310,7 +310,7 @@ def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, method: str =
         w = _laplacian_weights(x.shape[-1], 2 * power, power)
 
         def fn(pts):
-            return _contract(_PATHS[method](field, pts, 2 * power), w)
+            return _contract(_PATHS[jet_method](field, pts, 2 * power), w)
 
     with _graph_context(create_graph):
         out = _chunked(fn, x, chunk_size)
@@ -319,8 +319,8 @@ def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, method: str =
     return out
 
 
-def gradient_at(field: Field, x: torch.Tensor, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
+def gradient_at(field: Field, x: torch.Tensor, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
                 create_graph: bool | None = None) -> torch.Tensor:
     """``grad f`` at ``x``, shape ``(..., c, d)`` (an order-1 jet: ``d + 1`` parts)."""
-    J = jet(field, x, order=1, method=method, chunk_size=chunk_size, create_graph=create_graph)
+    J = jet(field, x, order=1, jet_method=jet_method, chunk_size=chunk_size, create_graph=create_graph)
     return J.gradient()

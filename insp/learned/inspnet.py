@@ -407,7 +407,7 @@ class INSPNet(nn.Module):
         return targets
 
     # ------------------------------------------------------------------ on fields
-    def apply(self, field, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
+    def apply(self, field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
               create_graph: bool | None = None):
         """The operator on a field: ``x -> Pi(jet of field at x)``, a lazy :class:`INSPNetField`.
 
@@ -418,7 +418,7 @@ class INSPNet(nn.Module):
         """
         if not isinstance(field, Field) and callable(field):
             return super().apply(field)
-        return INSPNetField(field, self, method=method, chunk_size=chunk_size, create_graph=create_graph)
+        return INSPNetField(field, self, jet_method=jet_method, chunk_size=chunk_size, create_graph=create_graph)
 
 
 class INSPNetField(OperatorField):
@@ -431,7 +431,7 @@ class INSPNetField(OperatorField):
     field's parameters, e.g. to fit an INR through the operator.
     """
 
-    def __init__(self, inner: Field, net: INSPNet, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
+    def __init__(self, inner: Field, net: INSPNet, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
                  create_graph: bool | None = None):
         check_field(inner)
         if not isinstance(net, INSPNet):
@@ -446,7 +446,7 @@ class INSPNetField(OperatorField):
         except ValueError as exc:
             raise ValueError(f"this operator reads derivatives up to order {net.order}: {exc}") from None
         c_out = inner.out_features if net.channels == "shared" else net.out_channels
-        super().__init__(inner, c_out, method=method, chunk_size=chunk_size)
+        super().__init__(inner, c_out, jet_method=jet_method, chunk_size=chunk_size)
         self.net = net
         self.create_graph = create_graph
         limit = getattr(inner, "max_derivative_order", None)
@@ -457,7 +457,7 @@ class INSPNetField(OperatorField):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_points(x)
-        values = jet(self.inner, x, order=self.net.order, method=self.method, chunk_size=self.chunk_size,
+        values = jet(self.inner, x, order=self.net.order, jet_method=self.jet_method, chunk_size=self.chunk_size,
                      create_graph=self.create_graph).values
         return self.net(values)
 

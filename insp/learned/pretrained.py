@@ -20,7 +20,7 @@ can be sampled at any resolution.
 ``deblur(field)``         Gaussian blur of sigma 2 px (reflect boundary)
 ``blur(field)``           Gaussian blur of sigma 1 px (as ``scipy.ndimage.gaussian_filter``)
 ``inpaint(field)``        30 % random pixel holes set to 0; ``protocol="known"`` for an INR fitted to the
-                          known pixels only (``insp.fit(img, mask=known)``)
+                          known pixels only (``insp.fit(img, known=known)``)
 ``remove_text(field)``    white text drawn over the image
 ========================  =============================================================================
 
@@ -132,7 +132,7 @@ def pretrained_domain(shape) -> Domain:
     return Domain(tuple((-(n - 1) * TRAINED_SPACING / 2, (n - 1) * TRAINED_SPACING / 2) for n in dims))
 
 
-def fit_for_operator(name: str, image, *, mask=None, steps: int | None = None, seed: int = 0,
+def fit_for_operator(name: str, image, *, known=None, steps: int | None = None, seed: int = 0,
                      progress: bool = True):
     """Fit ``image`` the way the operator ``name`` expects its input: ``(field, history)``.
 
@@ -140,7 +140,7 @@ def fit_for_operator(name: str, image, *, mask=None, steps: int | None = None, s
     from the operator's metadata (``available_operators()[name]["inr"]``; the
     denoiser, for one, expects a first-layer omega of 10), the domain from
     :func:`pretrained_domain` (any image size).  ``image``: ``(H, W)`` gray or
-    ``(H, W, C)``, values in [0, 1]; ``mask``: known pixels (``inpaint_known``);
+    ``(H, W, C)``, values in [0, 1]; ``known``: the known pixels (``inpaint_known``);
     ``steps`` overrides the trained step count.
     """
     import numpy as np
@@ -156,7 +156,7 @@ def fit_for_operator(name: str, image, *, mask=None, steps: int | None = None, s
                   hidden_layers=inr["hidden_layers"], first_omega_0=inr["first_omega_0"],
                   hidden_omega_0=inr["hidden_omega_0"], domain=pretrained_domain(img.shape[:2]), seed=seed)
     return fit(img, model=model, steps=inr["steps"] if steps is None else steps, lr=inr["lr"],
-               batch_size=inr["batch_size"], mask=mask, seed=seed, progress=progress,
+               batch_size=inr["batch_size"], known=known, seed=seed, progress=progress,
                channel_axis=None if img.ndim == 2 else -1, data_range=1.0)
 
 
@@ -210,7 +210,7 @@ def inpaint(field: Field, *, protocol: str = "degraded", check: bool = True) -> 
     ``protocol="degraded"``: ``field`` was fitted to the whole holey image
     (holes = 0; the INSP-Net paper's protocol).  ``protocol="known"``:
     ``field`` was fitted to the known pixels only (``insp.fit(img,
-    mask=known)``), and the operator trained on such fits refines it.
+    known=known)``), and the operator trained on such fits refines it.
     """
     if protocol not in ("degraded", "known"):
         raise ValueError(f"protocol must be 'degraded' or 'known', got {protocol!r}")

@@ -63,7 +63,7 @@ def _dtype(field: Field):
     return field_dtype_device(field)[0]
 
 
-def gradient(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
+def gradient(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
     """``grad f``: ``c * d`` channels, ``[..., i * d + k] = d_k f_i``."""
     check_field(field)
     d, c = field.in_features, field.out_features
@@ -71,10 +71,10 @@ def gradient(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JE
     for i in range(c):
         for k in range(d):
             A[i * d + k, i, index_of(_unit(d, k), d, 1)] = 1.0
-    return LinearOperatorField(field, A.to(_dtype(field)), 1, name="gradient", method=method, chunk_size=chunk_size)
+    return LinearOperatorField(field, A.to(_dtype(field)), 1, name="gradient", jet_method=jet_method, chunk_size=chunk_size)
 
 
-def divergence(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
+def divergence(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
     """``div v = sum_k d_k v_k`` of a vector field with ``c = d`` channels."""
     check_field(field)
     d = field.in_features
@@ -84,10 +84,10 @@ def divergence(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_
     A = _zeros(field, 1, 1)
     for k in range(d):
         A[0, k, index_of(_unit(d, k), d, 1)] = 1.0
-    return LinearOperatorField(field, A.to(_dtype(field)), 1, name="divergence", method=method, chunk_size=chunk_size)
+    return LinearOperatorField(field, A.to(_dtype(field)), 1, name="divergence", jet_method=jet_method, chunk_size=chunk_size)
 
 
-def laplacian(field: Field, *, power: int = 1, method: str = "auto",
+def laplacian(field: Field, *, power: int = 1, jet_method: str = "auto",
               chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
     """``lap^power f`` per channel (``power=1``: ``sum_k d_k^2 f``).
 
@@ -101,13 +101,13 @@ def laplacian(field: Field, *, power: int = 1, method: str = "auto",
     for beta in multi_indices(d, power):
         if sum(beta) == power:
             terms[tuple(2 * b for b in beta)] = math.factorial(power) / math.prod(math.factorial(b) for b in beta)
-    op = linear_operator(field, terms, name="laplacian" if power == 1 else f"laplacian^{power}", method=method,
+    op = linear_operator(field, terms, name="laplacian" if power == 1 else f"laplacian^{power}", jet_method=jet_method,
                          chunk_size=chunk_size)
     op.laplacian_power = power
     return op
 
 
-def hessian(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
+def hessian(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
     """``Hess f``: ``c * d * d`` channels, ``[..., (i * d + k) * d + l] = d_k d_l f_i``."""
     check_field(field)
     d, c = field.in_features, field.out_features
@@ -116,10 +116,10 @@ def hessian(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JET
         for k in range(d):
             for l in range(d):
                 A[(i * d + k) * d + l, i, index_of(_unit(d, k, l), d, 2)] = 1.0
-    return LinearOperatorField(field, A.to(_dtype(field)), 2, name="hessian", method=method, chunk_size=chunk_size)
+    return LinearOperatorField(field, A.to(_dtype(field)), 2, name="hessian", jet_method=jet_method, chunk_size=chunk_size)
 
 
-def directional_derivative(field: Field, *, direction, method: str = "auto",
+def directional_derivative(field: Field, *, direction, jet_method: str = "auto",
                            chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
     """``v . grad f`` per channel for a constant ``direction`` ``v`` of length ``d`` (not normalised)."""
     check_field(field)
@@ -128,10 +128,10 @@ def directional_derivative(field: Field, *, direction, method: str = "auto",
     if v.numel() != d or not torch.isfinite(v).all():
         raise ValueError(f"direction must be {d} finite numbers (one per axis), got {direction!r}")
     return linear_operator(field, {_unit(d, k): float(v[k]) for k in range(d)}, name="directional_derivative",
-                           method=method, chunk_size=chunk_size)
+                           jet_method=jet_method, chunk_size=chunk_size)
 
 
-def sharpen(field: Field, *, amount: float = 1.0, method: str = "auto",
+def sharpen(field: Field, *, amount: float = 1.0, jet_method: str = "auto",
             chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
     """Unsharp masking by the Laplacian: ``f - amount * lap f``.
 
@@ -146,7 +146,7 @@ def sharpen(field: Field, *, amount: float = 1.0, method: str = "auto",
     terms = {(0,) * d: 1.0}
     for k in range(d):
         terms[_unit(d, k, k)] = -float(amount)
-    return linear_operator(field, terms, name=f"sharpen(amount={amount:g})", method=method, chunk_size=chunk_size)
+    return linear_operator(field, terms, name=f"sharpen(amount={amount:g})", jet_method=jet_method, chunk_size=chunk_size)
 
 
 class GradientMagnitude(OperatorField):
@@ -163,11 +163,11 @@ class GradientMagnitude(OperatorField):
         return torch.sqrt((g * g).sum(-1) + self.eps)
 
 
-def gradient_magnitude(field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> OperatorField:
+def gradient_magnitude(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> OperatorField:
     """Edge strength ``|grad f_i|`` per channel (a nonlinear operator; its own derivatives go
     through the general path)."""
     check_field(field)
-    return GradientMagnitude(field, method=method, chunk_size=chunk_size)
+    return GradientMagnitude(field, jet_method=jet_method, chunk_size=chunk_size)
 
 
 class DifferentialPolynomial(nn.Module):
@@ -219,7 +219,7 @@ class DifferentialPolynomial(nn.Module):
     def indices(self):
         return multi_indices(self.dim, self.order)
 
-    def apply(self, field: Field, *, method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
+    def apply(self, field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
         """``L f`` as a Field (gradients flow to ``self.coefficients``)."""
         check_field(field)
         if field.in_features != self.dim:
@@ -230,7 +230,7 @@ class DifferentialPolynomial(nn.Module):
         eye = torch.eye(c, dtype=self.coefficients.dtype, device=self.coefficients.device)
         coef = self.coefficients.expand(c, -1) if self.shared else self.coefficients
         A = eye[:, :, None] * coef[None, :, :]  # (c, c, M): diagonal in channels
-        return LinearOperatorField(field, A, self.order, name="DifferentialPolynomial", method=method,
+        return LinearOperatorField(field, A, self.order, name="DifferentialPolynomial", jet_method=jet_method,
                                    chunk_size=chunk_size)
 
     def forward(self, field: Field) -> LinearOperatorField:

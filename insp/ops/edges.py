@@ -15,7 +15,7 @@ from ..fields.base import check_field
 __all__ = ["edges", "pixel_gradient", "non_maximum_suppression"]
 
 
-def pixel_gradient(field: Field, shape, *, channel: int = 0, method: str = "auto",
+def pixel_gradient(field: Field, shape, *, channel: int = 0, jet_method: str = "auto",
                    chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
     """The field's exact gradient on the grid ``shape`` in **pixel units**, ``(d, *shape)``."""
     check_field(field)
@@ -29,7 +29,7 @@ def pixel_gradient(field: Field, shape, *, channel: int = 0, method: str = "auto
     with torch.no_grad():
         for s in range(0, total, chunk_size):
             x = field.domain.grid_points(shape, s, min(total, s + chunk_size), dtype=dtype, device=device)
-            out[s:s + len(x)] = gradient_at(field, x, method=method)[:, channel].double().cpu().numpy()
+            out[s:s + len(x)] = gradient_at(field, x, jet_method=jet_method)[:, channel].double().cpu().numpy()
     alphas = [tuple(int(k == j) for j in range(d)) for k in range(d)]
     out = units.to_pixel_units(out, alphas, shape, domain=field.domain)
     return np.moveaxis(out.reshape(*shape, d), -1, 0)
@@ -54,7 +54,7 @@ def non_maximum_suppression(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
 
 
 def edges(field: Field, shape, *, low_threshold: float | None = None, high_threshold: float | None = None,
-          nms: bool = True, use_quantiles: bool = False, channel: int = 0, method: str = "auto") -> np.ndarray:
+          nms: bool = True, use_quantiles: bool = False, channel: int = 0, jet_method: str = "auto") -> np.ndarray:
     """Canny-like binary edge map of a 2-D field sampled on ``shape``.
 
     The gradient is the field's exact derivative at every grid point (no
@@ -74,7 +74,7 @@ def edges(field: Field, shape, *, low_threshold: float | None = None, high_thres
     if field.in_features != 2:
         raise ValueError(f"edges needs a 2-D field, got dimension {field.in_features}")
     low, high = _check_thresholds(low_threshold, high_threshold, bool(use_quantiles))
-    gx, gy = pixel_gradient(field, shape, channel=channel, method=method)
+    gx, gy = pixel_gradient(field, shape, channel=channel, jet_method=jet_method)
     mag = non_maximum_suppression(gx, gy) if nms else np.hypot(gx, gy)
     if use_quantiles:
         low, high = np.quantile(np.hypot(gx, gy), [low, high])

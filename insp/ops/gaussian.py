@@ -105,7 +105,7 @@ class GaussianBlur(OperatorField):
         on_invalid = on_invalid or ("fallback" if method == "auto" else "raise")
         if on_invalid not in ("raise", "warn", "fallback", "ignore"):
             raise ValueError(f"on_invalid must be 'raise', 'warn', 'fallback' or 'ignore', got {on_invalid!r}")
-        super().__init__(inner, inner.out_features, method=jet_method, chunk_size=chunk_size)
+        super().__init__(inner, inner.out_features, jet_method=jet_method, chunk_size=chunk_size)
         self.sigma, self.blur_method, self.terms = sigma, method, terms
         self.quadrature_points, self.tol, self.on_invalid = quadrature_points, tol, on_invalid
         self.boundary, self.oversample = boundary, oversample
@@ -181,7 +181,7 @@ class GaussianBlur(OperatorField):
     def derivative_stack(self, x: torch.Tensor, order: int) -> torch.Tensor:
         """Derivatives of the blurred field: the blur commutes with ``d^beta`` (series path only)."""
         if self.series is None:
-            raise NotImplementedError("derivatives of a quadrature blur: use jet(..., method='general')")
+            raise NotImplementedError("derivatives of a quadrature blur: use jet(..., jet_method='general')")
         return self.series.derivative_stack(x, order)
 
     # --------------------------------------------------------------- lattice
@@ -197,7 +197,7 @@ def _series_operator(inner, sigma, terms, jet_method, chunk_size) -> LinearOpera
     from .differential import linear_operator
 
     return linear_operator(inner, heat_series_coefficients(inner.in_features, sigma, terms),
-                           name=f"heat_series(sigma={sigma:g}, terms={terms})", method=jet_method,
+                           name=f"heat_series(sigma={sigma:g}, terms={terms})", jet_method=jet_method,
                            chunk_size=chunk_size)
 
 

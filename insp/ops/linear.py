@@ -32,22 +32,22 @@ class OperatorField(Field):
     ----------
     inner : Field
     out_features : int
-    method : str
+    jet_method : str
         Derivative path for the inner field (see :func:`insp.jet.jet`).
     chunk_size : int
         Points per derivative pass.
     """
 
-    def __init__(self, inner: Field, out_features: int, *, method: str = "auto",
+    def __init__(self, inner: Field, out_features: int, *, jet_method: str = "auto",
                  chunk_size: int = DEFAULT_JET_CHUNK):
         check_field(inner)
         super().__init__(inner.domain, out_features)
         self.inner = inner
-        self.method = method
+        self.jet_method = jet_method
         self.chunk_size = chunk_size
 
     def _jet(self, x, order):
-        return jet(self.inner, x, order=order, method=self.method, chunk_size=self.chunk_size)
+        return jet(self.inner, x, order=order, jet_method=self.jet_method, chunk_size=self.chunk_size)
 
 
 class LinearOperatorField(OperatorField):
@@ -65,7 +65,7 @@ class LinearOperatorField(OperatorField):
     """
 
     def __init__(self, inner: Field, coefficients: torch.Tensor, order: int, *, name: str = "L",
-                 method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK, laplacian_power: int | None = None):
+                 jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK, laplacian_power: int | None = None):
         check_field(inner)
         check_order(inner, order)
         d = inner.in_features
@@ -73,7 +73,7 @@ class LinearOperatorField(OperatorField):
         if coefficients.ndim != 3 or coefficients.shape[1:] != (inner.out_features, m):
             raise ValueError(f"coefficients must have shape (c_out, {inner.out_features}, {m}), "
                              f"got {tuple(coefficients.shape)}")
-        super().__init__(inner, coefficients.shape[0], method=method, chunk_size=chunk_size)
+        super().__init__(inner, coefficients.shape[0], jet_method=jet_method, chunk_size=chunk_size)
         if isinstance(coefficients, nn.Parameter):
             self.coefficients = coefficients
         else:
@@ -89,7 +89,7 @@ class LinearOperatorField(OperatorField):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_points(x)
         if self.laplacian_power is not None:
-            return laplacian_at(self.inner, x, power=self.laplacian_power, method=self.method,
+            return laplacian_at(self.inner, x, power=self.laplacian_power, jet_method=self.jet_method,
                                 chunk_size=self.chunk_size)
         values = self._jet(x, self.order).values  # (..., c_in, M)
         A = self.coefficients.to(dtype=values.dtype, device=values.device)

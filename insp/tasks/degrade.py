@@ -5,7 +5,7 @@ Images are float arrays in [0, 1], ``(H, W)`` (gray) or ``(H, W, C)``
 passed to :func:`numpy.random.default_rng`), so the same call gives the same
 result on every machine.  The output is float64; the input is never modified.
 Masks are boolean ``(H, W)`` arrays, ``True`` where the pixel is *known*
-(the convention of :func:`insp.fit`'s ``mask``).
+(the convention of :func:`insp.fit`'s ``known``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ For one image of :mod:`insp.data` and one :class:`~insp.tasks.registry.Task`:
    :data:`insp.fields.fitting.DEFAULTS` settings with the task's overrides,
    :func:`fit_config`: denoise uses a first omega of 10), either to every pixel
    (``protocol="degraded"``) or, for inpainting tasks, to the known pixels only
-   (``protocol="known"``, ``fit(..., mask=known)``);
+   (``protocol="known"``, ``fit(..., known=known)``);
 3. the derivative stack of the INR on the pixel grid,
    ``jet(field, grid, order=K, create_graph=False)``: features ``(H, W, c, M)``;
 4. the target on the same grid ``(H, W, c)``.
@@ -188,13 +188,13 @@ def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: 
             return degraded, load_field(entry / "field.inspf"), {**meta, "from_cache": True}
     if not fit_missing:
         raise LookupError(f"no cached fit for {image} / {task.name} / {key['protocol']} in {cache_dir}")
-    mask = degraded.mask if key["protocol"] == "known" else None
+    known = degraded.known if key["protocol"] == "known" else None
     t0 = time.perf_counter()
     cfg = key["fit"]
     model = Siren(2, 3 if key["color"] else 1, hidden_features=cfg["hidden_features"],
                   hidden_layers=cfg["hidden_layers"], first_omega_0=cfg["first_omega_0"],
                   hidden_omega_0=cfg["hidden_omega_0"], seed=key["fit_seed"])
-    field, hist = fit(degraded.input, model=model, steps=key["steps"], seed=key["fit_seed"], mask=mask,
+    field, hist = fit(degraded.input, model=model, steps=key["steps"], seed=key["fit_seed"], known=known,
                       lr=cfg["lr"], batch_size=cfg["batch_size"], final_lr_ratio=cfg["final_lr_ratio"],
                       warmup_steps=cfg["warmup_steps"], progress=progress,
                       channel_axis=-1 if key["color"] else None, data_range=1.0)

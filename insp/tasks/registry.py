@@ -16,7 +16,7 @@ text      lines of white text drawn over the image (seeded)     clean
 ========  ====================================================  ==========================
 
 Inpainting tasks (``inpaint``, ``text``) know which pixels are missing
-(``Degraded.mask``) and offer two fitting protocols: ``"degraded"`` fits the
+(``Degraded.known``) and offer two fitting protocols: ``"degraded"`` fits the
 INR to the whole degraded image (the original INSP-Net protocol) and
 ``"known"`` fits it to the known pixels only.  The other tasks have only
 ``"degraded"``.
@@ -40,7 +40,7 @@ PROTOCOLS = ("degraded", "known")
 class Degraded:
     """A degraded image and what restoring it should give.
 
-    ``input``: the degraded image; ``target``: the ideal output; ``mask``:
+    ``input``: the degraded image; ``target``: the ideal output; ``known``:
     ``True`` on known pixels (inpainting tasks, else ``None``); ``psf``: the
     blur kernel (deblurring, else ``None``); ``noise_sigma``: the noise level
     (denoising, else ``None``).
@@ -48,7 +48,7 @@ class Degraded:
 
     input: np.ndarray
     target: np.ndarray
-    mask: np.ndarray | None = None
+    known: np.ndarray | None = None
     psf: np.ndarray | None = None
     noise_sigma: float | None = None
 
@@ -71,12 +71,12 @@ def _blur(clean, seed, p):
 
 def _inpaint(clean, seed, p):
     holey, known = random_holes(clean, fraction=p["fraction"], seed=seed)
-    return Degraded(holey, clean, mask=known)
+    return Degraded(holey, clean, known=known)
 
 
 def _text(clean, seed, p):
     img, known = text_overlay(clean, seed=seed, value=p["value"])
-    return Degraded(img, clean, mask=known)
+    return Degraded(img, clean, known=known)
 
 
 @dataclass(frozen=True, eq=False)

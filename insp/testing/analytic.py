@@ -156,7 +156,7 @@ class AnalyticField(Field):
         return torch.stack([self._derivative(x, a) for a in alphas], dim=-1)
 
     def derivative_stack(self, x: torch.Tensor, order: int) -> torch.Tensor:
-        """Closed-form jet, used by :func:`insp.jet.jet` (``method="native"``)."""
+        """Closed-form jet, used by :func:`insp.jet.jet` (``jet_method="native"``)."""
         return self.jet(x, order)
 
     def _derivative(self, x: torch.Tensor, alpha: tuple[int, ...]) -> torch.Tensor:

@@ -138,22 +138,22 @@ class _Members:
     ranges: list[float]  # per-member data range of the PSNR
 
 
-def _prepare_members(values: list[torch.Tensor], spec: SignalSpec, models: list, mask, data_range, *,
+def _prepare_members(values: list[torch.Tensor], spec: SignalSpec, models: list, known, data_range, *,
                      batched: bool) -> _Members:
     """Masks, finite checks, normalisation, data ranges; sets each model's ValueAffine."""
     B = len(values)
     Y = torch.stack([v.reshape(-1, spec.channels) for v in values])  # (B, P, c) float64
     P = Y.shape[1]
-    if mask is not None:
-        m = check_mask(mask, spec.spatial_shape, batch=B if batched else None)
+    if known is not None:
+        m = check_mask(known, spec.spatial_shape, name="known", batch=B if batched else None)
         m = m.reshape(-1, P).expand(B, P) if m.shape == spec.spatial_shape else m.reshape(B, P)
     else:
         m = torch.ones(B, P, dtype=torch.bool)
     counts = m.sum(dim=1)
     if (counts == 0).any():
         if not batched:
-            raise ValueError("mask has no True entry: there is nothing to fit")
-        raise ValueError(f"mask has no True entry for signals {torch.nonzero(counts == 0).squeeze(1).tolist()}")
+            raise ValueError("known has no True entry: there is nothing to fit")
+        raise ValueError(f"known has no True entry for signals {torch.nonzero(counts == 0).squeeze(1).tolist()}")
     scales, shifts, ranges = [], [], []
     for i in range(B):
         known_vals = Y[i][m[i]]
@@ -258,7 +258,7 @@ def _fit_members(mem: _Members, opts: _Options, *, seeds: list[int], engine: str
 
 
 def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: float | None = None,
-        batch_size: int | str | None = None, seed: int = 0, progress: bool = True, mask=None,
+        batch_size: int | str | None = None, seed: int = 0, progress: bool = True, known=None,
         domain: Domain | None = None, channel_axis=CHANNEL_AXIS_AUTO, time_limit: float | None = None,
         callback: Callable[[dict, Field], bool | None] | None = None, log_every: int | None = None,
         data_range: float | None = None, final_lr_ratio: float | None = None, warmup_steps: int | None = None,
@@ -293,9 +293,9 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
         Same seed, same thread count: bit-identical weights on CPU.
     progress : bool
         Show a tqdm progress bar.
-    mask : bool array, optional
+    known : bool array, optional
         Spatial shape; ``True`` where the sample is known.  Only known samples
-        enter the loss (NaN/inf are allowed where ``mask`` is False).
+        enter the loss (NaN/inf are allowed where ``known`` is False).
     domain : Domain, optional
         Domain of the default model (default ``[-1, 1]^d``).  With ``model``
         given, must be ``None`` or equal to ``model.domain``.
@@ -345,7 +345,7 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
     seed = check_seed(seed)
     check_callable(callback, "callback")
     model, domain = _resolve_model(model, domain, spec, seed, dtype, device)
-    mem = _prepare_members([values], spec, [model], mask, data_range, batched=False)
+    mem = _prepare_members([values], spec, [model], known, data_range, batched=False)
     config = dict(steps=opts.steps, lr=opts.lr, batch_size=opts.batch_size, seed=seed,
                   final_lr_ratio=opts.final_lr_ratio, warmup_steps=opts.warmup_steps, time_limit=opts.time_limit,
                   signal_shape=list(values.shape[:-1]), channels=spec.channels,
@@ -382,7 +382,7 @@ def _resolve_model(model, domain, spec: SignalSpec, seed, dtype, device):
 
 def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = None, steps: int | None = None,
              lr: float | None = None, batch_size: int | str | None = None, seed: int | Sequence[int] = 0,
-             progress: bool = True, mask=None, domain: Domain | None = None, channel_axis=CHANNEL_AXIS_AUTO,
+             progress: bool = True, known=None, domain: Domain | None = None, channel_axis=CHANNEL_AXIS_AUTO,
              time_limit: float | None = None, callback: Callable[[dict, list], bool | None] | None = None,
              log_every: int | None = None, data_range: float | None = None, final_lr_ratio: float | None = None,
              warmup_steps: int | None = None, dtype=None, device=None,
@@ -416,8 +416,8 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     seed : int or sequence of B ints
         Per-member seeds (model init and mini-batch order): ``seed + i`` when
         an int.
-    mask : bool array, optional
-        Spatial shape (shared) or ``(B, *spatial_shape)`` (one per signal).
+    known : bool array, optional
+        Known samples: spatial shape (shared) or ``(B, *spatial_shape)`` (one per signal).
     callback : callable, optional
         ``callback(record, fields)`` at each logged step; ``record`` has the
         mean ``loss``/``psnr`` and ``member_psnr``; returning ``True`` stops.
@@ -448,7 +448,7 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     seeds = _member_seeds(seed, B)
     check_callable(callback, "callback")
     models = _member_models(model, B, domain, spec, seeds, dtype, device)
-    mem = _prepare_members(values, spec, models, mask, data_range, batched=True)
+    mem = _prepare_members(values, spec, models, known, data_range, batched=True)
     if engine == "auto":
         engine = "siren" if siren_structure(models[0]) is not None else "vmap"
     if engine == "siren" and siren_structure(models[0]) is None:

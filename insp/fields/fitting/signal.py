@@ -113,7 +113,7 @@ def _read_layout(shape: tuple[int, ...], channel_axis, name: str) -> SignalSpec:
     return SignalSpec(tuple(spatial), channels, channel_axis)
 
 
-def check_mask(mask, spatial_shape: tuple[int, ...], name: str = "mask", *, batch: int | None = None):
+def check_mask(mask, spatial_shape: tuple[int, ...], name: str = "known", *, batch: int | None = None):
     """A boolean mask (True = known sample) of the spatial shape (or ``(batch, *spatial)``) as a bool tensor."""
     mask = as_array(mask, name)
     dtype_ok = mask.dtype == torch.bool if isinstance(mask, torch.Tensor) else mask.dtype == np.bool_
@@ -149,7 +149,7 @@ def check_finite(values: torch.Tensor, name: str) -> None:
     bad = ~torch.isfinite(values)
     if bad.any():
         raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite values among its known samples; "
-                         "clean them or exclude them with mask=")
+                         "clean them or exclude them with known=")
 
 
 def normalisation(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
