@@ -50,8 +50,7 @@ import torch
 from scipy.fft import dctn, idctn
 
 from insp.data import TEST_IMAGES, TRAIN_IMAGES, gray
-from insp.fields import Siren, fit
-from insp.fields import DEFAULTS
+from insp.fields import DEFAULTS, Siren, fit
 from insp.jet import laplacian_at
 from insp.metrics import psnr
 from insp.runinfo import run_metadata

@@ -186,7 +186,7 @@ def analytic_fields():
 def part_derivatives(cfg, args, cache: Path) -> dict:
     import torch
 
-    from insp import baselines, units
+    from insp import baselines
     from insp.jet import gradient_at, laplacian_at
 
     n = cfg["analytic_n"]

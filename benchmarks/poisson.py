@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from insp.baselines import poisson as bp
-from insp.fields import Siren, fit
+from insp.fields import fit
 from insp.imageio import write_image
 from insp.jet import gradient_at
 from insp.metrics import psnr

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from insp.fields import Domain, Siren
-from insp.fields import DEFAULTS, FitHistory, default_model, fit, fit_many
+from insp.fields import DEFAULTS, Domain, FitHistory, Siren, default_model, fit, fit_many
 from insp.metrics import psnr
 
 

@@ -1,7 +1,6 @@
 """Specification of the learned operator INSPNet (insp.learned.inspnet)."""
 
 import itertools
-import math
 import shutil
 
 import pytest

@@ -11,9 +11,21 @@ from hypothesis import strategies as st
 import insp
 from insp import units
 from insp.jet import jet
-from insp.ops import (DifferentialPolynomial, SeriesDivergenceError, directional_derivative, divergence, edges,
-                      gaussian_blur, gradient, gradient_magnitude, hessian, laplacian, linear_operator,
-                      pixel_gradient, sharpen)
+from insp.ops import (
+    DifferentialPolynomial,
+    SeriesDivergenceError,
+    directional_derivative,
+    divergence,
+    edges,
+    gaussian_blur,
+    gradient,
+    gradient_magnitude,
+    hessian,
+    laplacian,
+    linear_operator,
+    pixel_gradient,
+    sharpen,
+)
 from insp.testing import GaussianSum, Polynomial, SinusoidSum, analytic_fields, rotated, translated
 
 F64 = torch.float64

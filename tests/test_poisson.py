@@ -7,8 +7,17 @@ import torch
 from insp.baselines import poisson as bp
 from insp.fields import Domain, GridField, Siren, Translated
 from insp.jet import gradient_at, jet
-from insp.ops import (Anchor, CompositeGradient, composite_gradient, fit_gradients, fit_laplacian, gradient,
-                      integrate_gradient, laplacian, poisson_blend)
+from insp.ops import (
+    Anchor,
+    CompositeGradient,
+    composite_gradient,
+    fit_gradients,
+    fit_laplacian,
+    gradient,
+    integrate_gradient,
+    laplacian,
+    poisson_blend,
+)
 from insp.testing import GaussianSum, Polynomial
 
 

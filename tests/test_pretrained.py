@@ -13,8 +13,8 @@ import torch
 import insp
 from insp.fields import Domain, ReluMLP, Siren, default_model
 from insp.jet import jet
-from insp.metrics import psnr
 from insp.learned import pretrained as P
+from insp.metrics import psnr
 from insp.tasks import fit_config
 
 ROOT = Path(__file__).resolve().parent.parent

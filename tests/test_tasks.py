@@ -7,11 +7,19 @@ from scipy.ndimage import gaussian_filter
 
 from insp import data
 from insp.tasks import (
-    TASKS, add_noise, blur, blur_kernel, get_task, grid_jet, image_seed, paired, random_holes, text_overlay,
+    TASKS,
+    add_noise,
+    blur,
+    blur_kernel,
+    get_task,
+    grid_jet,
+    image_seed,
+    paired,
+    random_holes,
+    text_overlay,
     training_tensors,
 )
 from insp.tasks import pairs as pairs_mod
-
 
 # --------------------------------------------------------------------------- data
 

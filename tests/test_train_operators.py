@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import train_operators as MOD
+
 SIZE, FIT_STEPS = 12, 10
 TRAIN = dict(MOD.TRAIN, steps=5, batch_size=64)
 

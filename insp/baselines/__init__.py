@@ -15,12 +15,19 @@ Laplacian) with the libraries' scale and sign conventions divided out by
   (Wiener, Richardson--Lucy, reflect-padded), inpainting (biharmonic, OpenCV Telea / NS).
 """
 
+from . import poisson, restoration
 from .derivatives import (
-    STENCILS, central_difference, derivative, fd_weights, gradient, gradient_magnitude, hessian, laplacian,
+    STENCILS,
+    central_difference,
+    derivative,
+    fd_weights,
+    gradient,
+    gradient_magnitude,
+    hessian,
+    laplacian,
 )
 from .edges import CANNY_BACKENDS, canny
 from .filters import gaussian_blur
-from . import poisson, restoration
 
 __all__ = ["STENCILS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
            "hessian", "laplacian", "CANNY_BACKENDS", "canny", "gaussian_blur", "poisson", "restoration"]

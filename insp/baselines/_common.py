@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 SCIPY_MODES = ("reflect", "constant", "nearest", "mirror", "wrap")

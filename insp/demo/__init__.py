@@ -36,7 +36,8 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, Callable
 

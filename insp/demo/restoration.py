@@ -50,8 +50,8 @@ def restoration_section(ctx) -> None:
 
     from ..baselines import restoration as R
     from ..imageio import write_image
-    from ..metrics import psnr, ssim
     from ..learned import deblur, denoise, fit_for_operator, inpaint
+    from ..metrics import psnr, ssim
     from ..tasks import get_task
 
     if ctx.quick:

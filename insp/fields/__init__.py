@@ -2,10 +2,10 @@
 
 from .base import DEFAULT_CHUNK_SIZE, Field, sample
 from .domain import Domain
-from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
-from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
 from .fitting import DEFAULTS, FULL_BATCH, FitHistory, default_model, fit, fit_many
+from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
 from .io import FileFormatError, load, read_header, save
+from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
 from .transforms import GridField, Mean, Product, Translated
 
 __all__ = [

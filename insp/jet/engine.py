@@ -18,14 +18,13 @@ All three return the same numbers (to rounding).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size
-from .indices import index_of, multi_indices, name_of, num_partials_of_order, parse_name
+from ..fields.base import Field, check_chunk_size
+from .indices import index_of, laplacian_power, multi_indices, name_of, num_partials_of_order, parse_name
 from .taylor import BilaplacianJet, LaplacianJet, TaylorJet, has_taylor_rules, propagate
 
 __all__ = ["Jet", "jet", "laplacian_at", "gradient_at", "JET_METHODS", "resolve_jet_method", "check_order"]
@@ -97,19 +96,14 @@ class Jet:
 
 
 def _laplacian_weights(d: int, order: int, power: int) -> torch.Tensor:
-    """Weights ``w`` over the stack with ``lap^p f = sum_m w_m d^{alpha_m} f``.
-
-    ``(sum_k d_k^2)^p = sum_{|beta| = p} p! / beta! d^{2 beta}`` (multinomial).
-    """
+    """Weights ``w`` over the stack with ``lap^p f = sum_m w_m d^{alpha_m} f`` (:func:`laplacian_power`)."""
     if isinstance(power, bool) or not isinstance(power, int) or power < 1:
         raise ValueError(f"power must be a positive integer, got {power!r}")
     if 2 * power > order:
         raise ValueError(f"lap^{power} needs derivatives of order {2 * power}, the jet has order {order}")
     w = torch.zeros(len(multi_indices(d, order)), dtype=torch.float64)
-    for beta in multi_indices(d, power):
-        if sum(beta) == power:
-            coef = math.factorial(power) / math.prod(math.factorial(b) for b in beta)
-            w[index_of(tuple(2 * b for b in beta), d, order)] = coef
+    for alpha, coef in laplacian_power(d, power).items():
+        w[index_of(alpha, d, order)] = coef
     return w
 
 

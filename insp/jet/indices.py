@@ -17,7 +17,8 @@ import math
 import re
 from functools import lru_cache
 
-__all__ = ["multi_indices", "num_partials", "num_partials_of_order", "index_of", "parse_name", "name_of", "AXIS_NAMES", "product_table"]
+__all__ = ["multi_indices", "partials_of_order", "num_partials", "num_partials_of_order", "index_of", "parse_name",
+           "name_of", "AXIS_NAMES", "product_table", "multinomial", "laplacian_power"]
 
 AXIS_NAMES = "xyz"
 
@@ -49,6 +50,36 @@ def multi_indices(d: int, order: int) -> tuple[tuple[int, ...], ...]:
     """
     _check(d, order)
     return tuple(a for n in range(order + 1) for a in _homogeneous(d, n))
+
+
+def partials_of_order(d: int, n: int) -> tuple[tuple[int, ...], ...]:
+    """The multi-indices of total order exactly ``n``, in the library's order.
+
+    >>> partials_of_order(2, 2)
+    ((2, 0), (1, 1), (0, 2))
+    """
+    _check(d, n)
+    return _homogeneous(d, n)
+
+
+def multinomial(alpha) -> int:
+    """``|alpha|! / prod_k alpha_k!``: how many orderings of the derivatives give ``d^alpha``."""
+    return math.factorial(sum(alpha)) // math.prod(math.factorial(a) for a in alpha)
+
+
+@lru_cache(maxsize=None)
+def laplacian_power(d: int, power: int) -> dict[tuple[int, ...], int]:
+    """``lap^power`` as partials: ``{alpha: c_alpha}`` with ``lap^p = sum_alpha c_alpha d^alpha``.
+
+    ``(sum_k d_k^2)^p = sum_{|beta| = p} p! / beta! d^{2 beta}`` (the
+    multinomial theorem).  The one place this expansion is written; the jet,
+    the operators, the heat series and the invariant features read it.
+
+    >>> laplacian_power(2, 2)   # dxxxx + 2 dxxyy + dyyyy
+    {(4, 0): 1, (2, 2): 2, (0, 4): 1}
+    """
+    _check(d, power)
+    return {tuple(2 * b for b in beta): multinomial(beta) for beta in _homogeneous(d, power)}
 
 
 def num_partials(d: int, order: int) -> int:

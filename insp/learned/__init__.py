@@ -13,8 +13,17 @@ reader knows from the import whether weights are involved:
 """
 
 from .inspnet import INSPNet, INSPNetField, invariant_feature_names, invariant_features, load_operator, save_operator
-from .pretrained import (available_operators, blur, deblur, denoise, fit_for_operator, inpaint, load_pretrained,
-                         pretrained_domain, remove_text)
+from .pretrained import (
+                         available_operators,
+                         blur,
+                         deblur,
+                         denoise,
+                         fit_for_operator,
+                         inpaint,
+                         load_pretrained,
+                         pretrained_domain,
+                         remove_text,
+)
 from .registry import PRETRAINED, PretrainedOperator
 from .train import TrainHistory, train_operator
 

@@ -71,10 +71,10 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int
-from ..fields.base import Field, check_field, field_dtype_device
+from ..fields.base import Field, check_field
 from ..fields.io import FileFormatError, read_container, write_container
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order, jet
-from ..jet.indices import index_of, multi_indices, name_of
+from ..jet.indices import index_of, laplacian_power, multi_indices, multinomial, name_of, partials_of_order
 from ..ops.linear import OperatorField
 
 __all__ = ["INSPNet", "INSPNetField", "save_operator", "load_operator",
@@ -87,14 +87,6 @@ _FORMAT = "insp-operator"
 
 
 # --------------------------------------------------------------------------- invariant features
-
-def _exact(d: int, n: int) -> tuple[tuple[int, ...], ...]:
-    return tuple(a for a in multi_indices(d, n) if sum(a) == n)
-
-
-def _multinomial(alpha) -> float:
-    return math.factorial(sum(alpha)) / math.prod(math.factorial(a) for a in alpha)
-
 
 @lru_cache(maxsize=None)
 def _invariant_spec(d: int, order: int):
@@ -116,12 +108,12 @@ def _invariant_spec(d: int, order: int):
 @lru_cache(maxsize=None)
 def _lap_weights(d: int, order: int, m: int, j: int):
     """``(W, mult, beta)``: ``jet @ W`` = ``d^beta lap^j f`` for every ``|beta| = m``; ``mult = m!/beta!``."""
-    betas = _exact(d, m)
+    betas = partials_of_order(d, m)
     W = torch.zeros(len(multi_indices(d, order)), len(betas), dtype=torch.float64)
     for col, beta in enumerate(betas):
-        for gamma in _exact(d, j):  # lap^j = sum_{|gamma|=j} j!/gamma! d^{2 gamma}
-            W[index_of(tuple(b + 2 * g for b, g in zip(beta, gamma)), d, order), col] += _multinomial(gamma)
-    mult = torch.tensor([_multinomial(b) for b in betas], dtype=torch.float64)
+        for alpha, c in laplacian_power(d, j).items():  # d^beta lap^j = sum_alpha c_alpha d^(beta + alpha)
+            W[index_of(tuple(b + a for b, a in zip(beta, alpha)), d, order), col] += c
+    mult = torch.tensor([multinomial(b) for b in betas], dtype=torch.float64)
     return W, mult, torch.tensor(betas, dtype=torch.float64)
 
 

@@ -57,9 +57,8 @@ import math
 from functools import lru_cache
 from importlib import resources
 
-from ..fields.base import Field
+from ..fields.base import Field, check_field
 from ..fields.domain import Domain
-from ..fields.base import check_field
 from .inspnet import INSPNet, INSPNetField, load_operator
 from .registry import PRETRAINED, WEIGHTS_FOLDER, WEIGHTS_PACKAGE
 

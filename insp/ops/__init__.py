@@ -11,14 +11,39 @@ Learned operators (INSP-Net and the pretrained ``denoise``, ``deblur``, ...) liv
 :mod:`insp.learned`: nothing here reads weights.
 """
 
-from .differential import (DifferentialPolynomial, directional_derivative, divergence, gradient, gradient_magnitude,
-                           hessian, laplacian, linear_operator, sharpen)
+from .differential import (
+                           DifferentialPolynomial,
+                           directional_derivative,
+                           divergence,
+                           gradient,
+                           gradient_magnitude,
+                           hessian,
+                           laplacian,
+                           linear_operator,
+                           sharpen,
+)
 from .edges import edges, non_maximum_suppression, pixel_gradient
-from .gaussian import (BLUR_METHODS, GaussianBlur, SeriesDivergenceError, gaussian_blur, heat_series_coefficients,
-                       lattice_blur)
+from .gaussian import (
+                           BLUR_METHODS,
+                           GaussianBlur,
+                           SeriesDivergenceError,
+                           gaussian_blur,
+                           heat_series_coefficients,
+                           lattice_blur,
+)
 from .linear import LinearOperatorField, OperatorField
-from .poisson import (BLEND_MODES, INTEGRATION_SHAPE, Anchor, CompositeGradient, PoissonBlendField, composite_gradient,
-                      fit_gradients, fit_laplacian, integrate_gradient, poisson_blend)
+from .poisson import (
+                           BLEND_MODES,
+                           INTEGRATION_SHAPE,
+                           Anchor,
+                           CompositeGradient,
+                           PoissonBlendField,
+                           composite_gradient,
+                           fit_gradients,
+                           fit_laplacian,
+                           integrate_gradient,
+                           poisson_blend,
+)
 
 __all__ = ["DifferentialPolynomial", "directional_derivative", "divergence", "gradient", "gradient_magnitude",
            "hessian", "laplacian", "linear_operator", "sharpen", "edges", "non_maximum_suppression", "pixel_gradient",

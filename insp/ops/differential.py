@@ -12,11 +12,11 @@ import math
 import torch
 from torch import nn
 
-from ..fields.base import Field
+from ..fields.base import Field, check_field
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order
-from ..jet.indices import index_of, multi_indices, parse_name
-from ..fields.base import check_field
+from ..jet.indices import index_of, laplacian_power, multi_indices, parse_name
 from .linear import LinearOperatorField, OperatorField
+
 __all__ = ["gradient", "divergence", "laplacian", "hessian", "directional_derivative", "gradient_magnitude",
            "sharpen", "DifferentialPolynomial", "linear_operator"]
 
@@ -97,10 +97,7 @@ def laplacian(field: Field, *, power: int = 1, jet_method: str = "auto",
     if isinstance(power, bool) or not isinstance(power, int) or power < 1:
         raise ValueError(f"power must be a positive integer, got {power!r}")
     d = field.in_features
-    terms = {}
-    for beta in multi_indices(d, power):
-        if sum(beta) == power:
-            terms[tuple(2 * b for b in beta)] = math.factorial(power) / math.prod(math.factorial(b) for b in beta)
+    terms = {alpha: float(c) for alpha, c in laplacian_power(d, power).items()}
     op = linear_operator(field, terms, name="laplacian" if power == 1 else f"laplacian^{power}", jet_method=jet_method,
                          chunk_size=chunk_size)
     op.laplacian_power = power

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..baselines.edges import DEFAULT_HIGH_THRESHOLD, DEFAULT_LOW_THRESHOLD, _check_thresholds
-from ..fields.base import DEFAULT_CHUNK_SIZE, Field, field_dtype_device
-from .._checks import check_shape
-from ..jet.engine import gradient_at
 from .. import units
-from ..fields.base import check_field
+from .._checks import check_shape
+from ..baselines.edges import _check_thresholds
+from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_field, field_dtype_device
+from ..jet.engine import gradient_at
 
 __all__ = ["edges", "pixel_gradient", "non_maximum_suppression"]
 

@@ -38,13 +38,13 @@ import warnings
 import numpy as np
 import torch
 
-from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size, field_dtype_device
 from .._checks import check_shape
+from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size, check_field, field_dtype_device
 from ..fields.domain import Domain
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order
-from ..jet.indices import index_of, multi_indices
-from ..fields.base import check_field
+from ..jet.indices import index_of, laplacian_power
 from .linear import LinearOperatorField, OperatorField
+
 __all__ = ["gaussian_blur", "GaussianBlur", "SeriesDivergenceError", "heat_series_coefficients", "BLUR_METHODS"]
 
 BLUR_METHODS = ("auto", "series", "quadrature")
@@ -60,11 +60,8 @@ def heat_series_coefficients(d: int, sigma: float, terms: int) -> dict[tuple[int
     out: dict[tuple[int, ...], float] = {}
     t = sigma * sigma / 2
     for k in range(terms + 1):
-        for beta in multi_indices(d, k):
-            if sum(beta) == k:
-                alpha = tuple(2 * b for b in beta)
-                multinom = math.factorial(k) / math.prod(math.factorial(b) for b in beta)
-                out[alpha] = out.get(alpha, 0.0) + t ** k / math.factorial(k) * multinom
+        for alpha, c in laplacian_power(d, k).items():
+            out[alpha] = out.get(alpha, 0.0) + t ** k / math.factorial(k) * c
     return out
 
 

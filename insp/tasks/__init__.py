@@ -10,8 +10,8 @@ The protocol and its parameters are documented in ``docs/restoration.md``.
 """
 
 from .degrade import BLUR_KERNELS, DEFAULT_TEXT, add_noise, blur, blur_kernel, random_holes, text_overlay
-from .registry import PROTOCOLS, TASKS, Degraded, Task, get_task
 from .pairs import Pair, cache_key, fit_config, fit_degraded, grid_jet, image_seed, paired, training_tensors
+from .registry import PROTOCOLS, TASKS, Degraded, Task, get_task
 
 __all__ = ["BLUR_KERNELS", "DEFAULT_TEXT", "add_noise", "blur", "blur_kernel", "random_holes", "text_overlay",
            "PROTOCOLS", "TASKS", "Degraded", "Task", "get_task", "Pair", "cache_key", "fit_config", "fit_degraded",

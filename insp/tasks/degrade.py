@@ -112,8 +112,9 @@ def blur(img, *, sigma: float = 2.0, kernel: str = "gaussian", repeat: int = 1, 
     channel is blurred alone.  The PSF is symmetric, so convolution and
     correlation agree.
     """
-    from ..baselines._common import check_mode
     from scipy.ndimage import convolve
+
+    from ..baselines._common import check_mode
 
     arr = _image(img)
     mode = check_mode(mode)

@@ -38,7 +38,8 @@ import torch
 
 from .. import data as _data
 from ..fields import DEFAULTS, Siren, fit
-from ..fields.io import load as load_field, save as save_field
+from ..fields.io import load as load_field
+from ..fields.io import save as save_field
 from ..jet import jet
 from .registry import Degraded, Task, get_task
 

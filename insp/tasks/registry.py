@@ -24,7 +24,8 @@ INR to the whole degraded image (the original INSP-Net protocol) and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field, replace
+from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from typing import Any, Callable
 
 import numpy as np

@@ -13,7 +13,15 @@ Every public name of both is importable from here
 """
 
 from .analytic import (
-    AnalyticField, AnalyticSum, GaussianSum, Polynomial, SinusoidSum, Warped, WarpedField, rotated, translated,
+    AnalyticField,
+    AnalyticSum,
+    GaussianSum,
+    Polynomial,
+    SinusoidSum,
+    Warped,
+    WarpedField,
+    rotated,
+    translated,
 )
 from .strategies import ANALYTIC_KINDS, analytic_fields, fourier_mlps, points, sirens
 

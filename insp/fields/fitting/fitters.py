@@ -48,8 +48,16 @@ from ..domain import Domain
 from ..inr import NeuralField, Siren
 from .engines import ENGINES, ModuleEngine, SirenEngine, VmapEngine, siren_structure
 from .loop import BatchSampler, FitHistory, TrainingLoop, psnr_from_mse
-from .signal import (CHANNEL_AXIS_AUTO, SignalSpec, check_finite, check_mask, data_range as _data_range,
-                     normalisation, prepare_signal, split_signals)
+from .signal import (
+    CHANNEL_AXIS_AUTO,
+    SignalSpec,
+    check_finite,
+    check_mask,
+    normalisation,
+    prepare_signal,
+    split_signals,
+)
+from .signal import data_range as _data_range
 
 __all__ = ["fit", "fit_many", "default_model", "DEFAULTS", "FULL_BATCH"]
 

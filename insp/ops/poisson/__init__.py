@@ -10,7 +10,14 @@ How each works and what it was measured at: ``docs/poisson.md``.
 """
 
 from .blend import BLEND_DEFAULTS, PoissonBlendField, poisson_blend
-from .gradient_fit import GRADIENT_FIT_DEFAULTS, INTEGRATION_SHAPE, Anchor, fit_gradients, fit_laplacian, integrate_gradient
+from .gradient_fit import (
+           GRADIENT_FIT_DEFAULTS,
+           INTEGRATION_SHAPE,
+           Anchor,
+           fit_gradients,
+           fit_laplacian,
+           integrate_gradient,
+)
 from .guidance import BLEND_MODES, CompositeGradient, composite_gradient
 
 __all__ = ["BLEND_DEFAULTS", "PoissonBlendField", "poisson_blend", "GRADIENT_FIT_DEFAULTS", "INTEGRATION_SHAPE",
