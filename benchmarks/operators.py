@@ -534,7 +534,7 @@ def metadata(args, cfg) -> dict:
 def print_tables(res: dict) -> None:
     if "derivatives" in res:
         log("\n## Derivatives vs closed form (pixel units, PSNR rel. to the true range; interior = 4 px border cut)")
-        log(f"| field | method | grad PSNR | grad PSNR interior | Laplacian PSNR | Laplacian PSNR interior |")
+        log("| field | method | grad PSNR | grad PSNR interior | Laplacian PSNR | Laplacian PSNR interior |")
         log("|---|---|---|---|---|---|")
         for f, r in res["derivatives"].items():
             for c, v in r["contenders"].items():

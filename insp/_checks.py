@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 __all__ = ["check_int", "check_number", "check_choice", "check_bool", "check_seed", "check_shape", "check_per_axis",
-           "check_image", "check_callable", "SCIPY_MODES"]
+           "check_image", "check_callable", "check_thresholds", "check_multi_index", "SCIPY_MODES"]
 
 #: boundary modes of ``scipy.ndimage`` filters (the baselines' ``mode=``)
 SCIPY_MODES = ("reflect", "constant", "nearest", "mirror", "wrap")
@@ -52,9 +52,9 @@ def check_int(value, name: str, *, minimum: int | None = 1, allow_none: bool = F
     return out
 
 
-def check_number(value, name: str, *, minimum: float | None = 0.0, strict: bool = True, allow_none: bool = False,
-                 unit: str = "") -> float | None:
-    """A finite real number (any real scalar type), ``> minimum`` (``strict``) or ``>= minimum``.
+def check_number(value, name: str, *, minimum: float | None = 0.0, strict: bool = True, maximum: float | None = None,
+                 allow_none: bool = False, unit: str = "") -> float | None:
+    """A finite real number (any real scalar type), ``> minimum`` (``strict``) or ``>= minimum``, ``<= maximum``.
 
     ``minimum=None`` accepts any finite number.  The default is a positive
     number; ``strict=False`` allows zero.
@@ -65,9 +65,13 @@ def check_number(value, name: str, *, minimum: float | None = 0.0, strict: bool 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     v = float(value)
-    ok = math.isfinite(v) and (minimum is None or (v > minimum if strict else v >= minimum))
+    ok = math.isfinite(v) and (minimum is None or (v > minimum if strict else v >= minimum)) \
+        and (maximum is None or v <= maximum)
     if not ok:
-        if minimum is None:
+        if maximum is not None:
+            lo = "-inf" if minimum is None else f"{minimum:g}"
+            kind = f"a number in {'(' if strict or minimum is None else '['}{lo}, {maximum:g}]"
+        elif minimum is None:
             kind = "a finite number"
         elif minimum == 0:
             kind = f"a {'positive' if strict else 'non-negative'} finite number"
@@ -179,3 +183,39 @@ def check_image(image, *, channel_axis=None, spatial_dims=(1, 2, 3), name: str =
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr, channel_axis
+
+
+
+def check_thresholds(low, high, *, use_quantiles: bool, defaults: tuple[float, float]) -> tuple[float, float]:
+    """Hysteresis thresholds of a Canny edge map: ``0 <= low <= high``, in ``[0, 1]`` for quantiles.
+
+    ``None`` takes ``defaults`` (gradient magnitudes), except with quantiles, which need both.
+    """
+    low = defaults[0] if low is None and not use_quantiles else low
+    high = defaults[1] if high is None and not use_quantiles else high
+    if use_quantiles and (low is None or high is None):
+        raise ValueError("use_quantiles=True needs explicit low_threshold and high_threshold in [0, 1]")
+    for name, v in (("low_threshold", low), ("high_threshold", high)):
+        v = _scalar(v)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(v):
+            raise TypeError(f"{name} must be a finite number, got {v!r}")
+        if v < 0 or (use_quantiles and v > 1):
+            rng = "in [0, 1] (quantiles)" if use_quantiles else ">= 0 (gradient magnitude in pixel units)"
+            raise ValueError(f"{name} must be {rng}, got {v}")
+    low, high = float(_scalar(low)), float(_scalar(high))
+    if high < low:
+        raise ValueError(f"low_threshold ({low}) must not exceed high_threshold ({high})")
+    return low, high
+
+
+def check_multi_index(alpha, dim: int, *, name: str = "alpha") -> tuple[int, ...]:
+    """A multi-index of ``dim`` non-negative ints (the exponents of a partial derivative)."""
+    try:
+        alpha = tuple(alpha)
+    except TypeError:
+        raise TypeError(f"{name} must be a multi-index (tuple of {dim} non-negative ints), got {alpha!r}") from None
+    if len(alpha) != dim or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) and a >= 0
+                                    for a in alpha):
+        raise ValueError(f"{name} must be a multi-index of {dim} non-negative ints (one per axis), got {alpha!r}")
+    return tuple(int(a) for a in alpha)

@@ -1,6 +1,6 @@
 """insp.units: coordinate/pixel conversion and the sign/scale table of each baseline library.
 
-Every row of ``insp.units.CONVENTIONS`` is checked by running the library on
+Every row of ``insp.baselines.conventions.CONVENTIONS`` is checked by running the library on
 polynomials whose derivatives are known exactly (a quadratic ramp and random
 polynomials of the degree the stencil reproduces).
 """
@@ -15,6 +15,7 @@ import skimage.filters as skf
 import torch
 
 from insp import Domain, units
+from insp.baselines import conventions
 
 RNG = np.random.default_rng(0)
 
@@ -48,7 +49,7 @@ def interior(a, r=3):
 
 
 def check(lib_out, true, function, **params):
-    np.testing.assert_allclose(interior(units.from_library(lib_out, function, **params)), interior(true),
+    np.testing.assert_allclose(interior(conventions.from_library(lib_out, function, **params)), interior(true),
                                rtol=1e-10, atol=1e-8)
 
 
@@ -74,9 +75,9 @@ def test_quadratic_ramp_every_2d_gradient_library():
     check(cv2.Sobel(f, cv2.CV_64F, 1, 0, ksize=3), dj, "cv2.Sobel", dx=1, dy=0, ksize=3)  # x = columns
     check(cv2.Sobel(f, cv2.CV_64F, 0, 1, ksize=3), di, "cv2.Sobel", dx=0, dy=1, ksize=3)  # y = rows
     check(cv2.Scharr(f, cv2.CV_64F, 0, 1), di, "cv2.Scharr")
-    assert units.library_scale("scipy.ndimage.sobel") == 8.0
-    assert units.library_scale("scipy.ndimage.prewitt") == 6.0
-    assert units.library_scale("skimage.filters.sobel_h") == 2.0
+    assert conventions.library_scale("scipy.ndimage.sobel") == 8.0
+    assert conventions.library_scale("scipy.ndimage.prewitt") == 6.0
+    assert conventions.library_scale("skimage.filters.sobel_h") == 2.0
 
 
 @pytest.mark.parametrize("shape,axis", [(SHAPE2, 0), (SHAPE2, 1), (SHAPE3, 0), (SHAPE3, 1), (SHAPE3, 2)])
@@ -114,7 +115,7 @@ def test_laplacians_on_cubics(shape):
     check(ndi.laplace(f), lap, "scipy.ndimage.laplace")
     check(skf.laplace(f, ksize=3), lap, "skimage.filters.laplace")  # the NEGATIVE Laplacian
     check(skf.laplace(f, ksize=5), lap, "skimage.filters.laplace")
-    assert units.library_scale("skimage.filters.laplace") == -1.0
+    assert conventions.library_scale("skimage.filters.laplace") == -1.0
 
 
 def test_skimage_laplace_kernel_is_negative_five_point():
@@ -135,7 +136,7 @@ def test_cv2_sobel_scale_and_axes(dx, dy, ksize):
     shape = (23, 25)
     f = poly_grid(coef, shape)
     true = poly_derivative(coef, (dy, dx), shape)  # y = rows (axis 0), x = columns (axis 1)
-    assert units.cv2_orders((dy, dx)) == (dx, dy)
+    assert conventions.cv2_orders((dy, dx)) == (dx, dy)
     out = cv2.Sobel(f, cv2.CV_64F, dx, dy, ksize=ksize)
     check(out, true, "cv2.Sobel", dx=dx, dy=dy, ksize=ksize)
 
@@ -161,28 +162,28 @@ def test_cv2_laplacian(ksize):
 
 
 def test_every_convention_is_documented_and_has_a_scale():
-    for name, conv in units.CONVENTIONS.items():
+    for name, conv in conventions.CONVENTIONS.items():
         assert conv.function == name and conv.approximates and conv.scale and conv.axes and conv.exact_on
-        assert units.library_scale(name) != 0
-        assert name in units.__doc__
-    assert units.library_scale("scipy.ndimage.sobel", ndim=3) == 32.0
-    assert units.library_scale("cv2.Sobel", dx=1, dy=0, ksize=5) == 128.0
-    assert units.library_scale("cv2.Laplacian", ksize=3) == 4.0
+        assert conventions.library_scale(name) != 0
+        assert name in conventions.__doc__
+    assert conventions.library_scale("scipy.ndimage.sobel", ndim=3) == 32.0
+    assert conventions.library_scale("cv2.Sobel", dx=1, dy=0, ksize=5) == 128.0
+    assert conventions.library_scale("cv2.Laplacian", ksize=3) == 4.0
 
 
 def test_library_scale_errors():
     with pytest.raises(ValueError, match="unknown library function"):
-        units.library_scale("scipy.ndimage.foo")
+        conventions.library_scale("scipy.ndimage.foo")
     with pytest.raises(ValueError, match="ksize"):
-        units.library_scale("cv2.Sobel", ksize=4)
+        conventions.library_scale("cv2.Sobel", ksize=4)
     with pytest.raises(ValueError, match="orders <= 2"):
-        units.library_scale("cv2.Sobel", dx=3, dy=0, ksize=1)
+        conventions.library_scale("cv2.Sobel", dx=3, dy=0, ksize=1)
     with pytest.raises(ValueError, match="dx \\+ dy >= 1"):
-        units.library_scale("cv2.Sobel", dx=0, dy=0)
+        conventions.library_scale("cv2.Sobel", dx=0, dy=0)
     with pytest.raises(ValueError, match="Scharr"):
-        units.library_scale("cv2.Sobel", dx=2, dy=0, ksize=-1)
+        conventions.library_scale("cv2.Sobel", dx=2, dy=0, ksize=-1)
     with pytest.raises(ValueError, match="ndim"):
-        units.library_scale("scipy.ndimage.sobel", ndim=0)
+        conventions.library_scale("scipy.ndimage.sobel", ndim=0)
 
 
 # --------------------------------------------------------------------------- coordinate <-> pixel units
@@ -254,3 +255,4 @@ def test_unit_errors():
 
 def test_doctests():
     assert doctest.testmod(units).failed == 0
+    assert doctest.testmod(conventions).failed == 0

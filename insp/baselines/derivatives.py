@@ -5,7 +5,7 @@ returns float64 NumPy arrays, and returns **true derivatives in pixel units**
 (unit spacing, array axis ``k`` = coordinate ``k``, "ij").  Library scale and
 sign conventions (``scipy.ndimage.sobel`` is 8x the derivative,
 ``skimage.filters.laplace`` is the negative Laplacian, ...) are divided out
-with :func:`insp.units.from_library`.  To compare with a field's derivatives
+with :func:`insp.baselines.conventions.from_library`.  To compare with a field's derivatives
 (coordinate units) use :func:`insp.units.to_coordinate_units`.
 
 Borders: ``mode`` is a ``scipy.ndimage`` boundary mode (``'reflect'`` by
@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage as ndi
 
-from .. import units
-from ._common import SCIPY_MODES, check_image, check_mode, per_channel
+from .._checks import SCIPY_MODES, check_choice, check_image
+from . import conventions
+from ._common import per_channel
 
 __all__ = ["fd_weights", "central_difference", "derivative", "gradient", "hessian", "laplacian",
            "gradient_magnitude", "STENCILS"]
@@ -150,7 +151,7 @@ def central_difference(image, *, axis: int, order: int = 1, accuracy: int = 2, m
     axis = _check_axis(axis, nsp)
     order = _nonneg_int(order, "order")
     accuracy = _check_accuracy(accuracy)
-    mode = check_mode(mode, allowed=_CENTRAL_MODES)
+    mode = check_choice(mode, "mode", _CENTRAL_MODES)
     return per_channel(lambda a: _central_1d(a, axis, order, accuracy, mode), arr, ch)
 
 
@@ -189,7 +190,7 @@ def derivative(image, alpha, *, accuracy: int = 2, mode: str = "reflect",
     arr, ch = check_image(image, channel_axis=channel_axis)
     alpha = _check_alpha(alpha, arr.ndim - (ch is not None))
     accuracy = _check_accuracy(accuracy)
-    mode = check_mode(mode, allowed=_CENTRAL_MODES)
+    mode = check_choice(mode, "mode", _CENTRAL_MODES)
     return per_channel(lambda a: _derivative(a, alpha, accuracy, mode), arr, ch)
 
 
@@ -204,15 +205,15 @@ def _gradient(a: np.ndarray, stencil: str, mode: str) -> np.ndarray:
     if stencil == "central":
         comps = [_central_1d(a, k, 1, 2, mode) for k in range(d)]
     elif stencil == "sobel":
-        comps = [units.from_library(ndi.sobel(a, axis=k, mode=mode), "scipy.ndimage.sobel", ndim=d)
+        comps = [conventions.from_library(ndi.sobel(a, axis=k, mode=mode), "scipy.ndimage.sobel", ndim=d)
                  for k in range(d)]
     elif stencil == "prewitt":
-        comps = [units.from_library(ndi.prewitt(a, axis=k, mode=mode), "scipy.ndimage.prewitt", ndim=d)
+        comps = [conventions.from_library(ndi.prewitt(a, axis=k, mode=mode), "scipy.ndimage.prewitt", ndim=d)
                  for k in range(d)]
     else:
         import skimage.filters
 
-        comps = [units.from_library(skimage.filters.scharr(a, axis=k, mode=mode), "skimage.filters.scharr")
+        comps = [conventions.from_library(skimage.filters.scharr(a, axis=k, mode=mode), "skimage.filters.scharr")
                  for k in range(d)]
     return np.stack(comps, axis=0)
 
@@ -243,7 +244,7 @@ def gradient(image, *, stencil: str = "central", mode: str = "reflect",
     """
     arr, ch = check_image(image, channel_axis=channel_axis)
     stencil = _check_stencil(stencil)
-    mode = check_mode(mode, allowed=_CENTRAL_MODES if stencil == "central" else SCIPY_MODES)
+    mode = check_choice(mode, "mode", _CENTRAL_MODES if stencil == "central" else SCIPY_MODES)
     return per_channel(lambda a: _gradient(a, stencil, mode), arr, ch, n_lead=1)
 
 
@@ -265,7 +266,7 @@ def hessian(image, *, accuracy: int = 2, mode: str = "reflect", channel_axis: in
     """
     arr, ch = check_image(image, channel_axis=channel_axis)
     accuracy = _check_accuracy(accuracy)
-    mode = check_mode(mode, allowed=_CENTRAL_MODES)
+    mode = check_choice(mode, "mode", _CENTRAL_MODES)
 
     def one(a):
         d = a.ndim
@@ -309,13 +310,13 @@ def laplacian(image, *, stencil: int = 5, mode: str = "reflect", channel_axis: i
         raise ValueError(f"stencil must be 5 (compact, 2d+1 points) or 9 (isotropic, 2-D), got {stencil!r}")
     if stencil == 9 and nsp != 2:
         raise ValueError(f"stencil=9 is defined for 2-D images only, got {nsp} spatial axes")
-    mode = check_mode(mode, allowed=_CENTRAL_MODES if stencil == 5 else SCIPY_MODES)
+    mode = check_choice(mode, "mode", _CENTRAL_MODES if stencil == 5 else SCIPY_MODES)
 
     def one(a):
         if stencil == 9:
             return ndi.correlate(a, _LAPLACE_9, mode=mode)
         if mode == "one-sided":
             return sum(_central_1d(a, k, 2, 2, mode) for k in range(a.ndim))
-        return units.from_library(ndi.laplace(a, mode=mode), "scipy.ndimage.laplace")
+        return conventions.from_library(ndi.laplace(a, mode=mode), "scipy.ndimage.laplace")
 
     return per_channel(one, arr, ch)

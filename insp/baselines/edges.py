@@ -10,39 +10,21 @@ magnitude, see :mod:`insp.units`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.ndimage as ndi
 
-from .. import units
-from ._common import SCIPY_MODES, check_image, check_mode, check_sigma
+from .._checks import SCIPY_MODES, check_choice, check_image, check_per_axis, check_thresholds
+from . import conventions
 
 __all__ = ["canny", "CANNY_BACKENDS", "DEFAULT_LOW_THRESHOLD", "DEFAULT_HIGH_THRESHOLD"]
 
 CANNY_BACKENDS = ("skimage", "opencv")
 
 #: skimage's default thresholds (0.1, 0.2 in Sobel units, for float images) as true pixel-unit magnitudes
-DEFAULT_LOW_THRESHOLD = 0.1 / units.library_scale("scipy.ndimage.sobel")
-DEFAULT_HIGH_THRESHOLD = 0.2 / units.library_scale("scipy.ndimage.sobel")
+DEFAULT_LOW_THRESHOLD = 0.1 / conventions.library_scale("scipy.ndimage.sobel")
+DEFAULT_HIGH_THRESHOLD = 0.2 / conventions.library_scale("scipy.ndimage.sobel")
 
 _INT16_RANGE = 16000.0  # |dx|, |dy| scaled to this for cv2 (dx^2 + dy^2 stays within int32)
-
-
-def _check_thresholds(low, high, use_quantiles: bool) -> tuple[float, float]:
-    low = DEFAULT_LOW_THRESHOLD if low is None and not use_quantiles else low
-    high = DEFAULT_HIGH_THRESHOLD if high is None and not use_quantiles else high
-    if use_quantiles and (low is None or high is None):
-        raise ValueError("use_quantiles=True needs explicit low_threshold and high_threshold in [0, 1]")
-    for name, v in (("low_threshold", low), ("high_threshold", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-            raise TypeError(f"{name} must be a finite number, got {v!r}")
-        if v < 0 or (use_quantiles and v > 1):
-            rng = "in [0, 1] (quantiles)" if use_quantiles else ">= 0 (gradient magnitude in pixel units)"
-            raise ValueError(f"{name} must be {rng}, got {v}")
-    if high < low:
-        raise ValueError(f"low_threshold ({low}) must not exceed high_threshold ({high})")
-    return float(low), float(high)
 
 
 def canny(image, *, sigma: float = 1.0, low_threshold: float | None = None, high_threshold: float | None = None,
@@ -79,13 +61,14 @@ def canny(image, *, sigma: float = 1.0, low_threshold: float | None = None, high
     ndarray of bool, the shape of ``image``.
     """
     arr, _ = check_image(image, spatial_dims=(2,))
-    (sig,) = check_sigma(sigma, 1, allow_zero=True)
-    mode = check_mode(mode, allowed=SCIPY_MODES)
+    (sig,) = check_per_axis(sigma, 1, name="sigma", allow_zero=True, unit="in pixels")
+    mode = check_choice(mode, "mode", SCIPY_MODES)
     if backend not in CANNY_BACKENDS:
         raise ValueError(f"backend must be one of {list(CANNY_BACKENDS)}, got {backend!r}")
     use_quantiles = bool(use_quantiles)
-    low, high = _check_thresholds(low_threshold, high_threshold, use_quantiles)
-    sobel = units.library_scale("scipy.ndimage.sobel")
+    low, high = check_thresholds(low_threshold, high_threshold, use_quantiles=use_quantiles,
+                                 defaults=(DEFAULT_LOW_THRESHOLD, DEFAULT_HIGH_THRESHOLD))
+    sobel = conventions.library_scale("scipy.ndimage.sobel")
     if backend == "skimage":
         import skimage.feature
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import scipy.ndimage as ndi
 
-from ._common import SCIPY_MODES, check_image, check_mode, check_sigma, per_channel
+from .._checks import SCIPY_MODES, check_choice, check_image, check_per_axis
+from ._common import per_channel
 
 __all__ = ["gaussian_blur"]
 
@@ -50,8 +51,8 @@ def gaussian_blur(image, *, sigma, mode: str = "reflect", truncate: float = 4.0,
     """
     arr, ch = check_image(image, channel_axis=channel_axis)
     nsp = arr.ndim - (ch is not None)
-    sig = check_sigma(sigma, nsp)
-    mode = check_mode(mode, allowed=SCIPY_MODES)
+    sig = check_per_axis(sigma, nsp, name="sigma", allow_zero=False, unit="in pixels")
+    mode = check_choice(mode, "mode", SCIPY_MODES)
     truncate = float(truncate)
     if not math.isfinite(truncate) or truncate <= 0:
         raise ValueError(f"truncate must be a positive number (in units of sigma), got {truncate}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import check_image
+from .._checks import check_image
 
 __all__ = ["BLEND_MODES", "feather_weights", "poisson_blend", "seamless_clone", "seam_visibility", "paste",
            "region_in_target"]

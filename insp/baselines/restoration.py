@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import check_image
+from .._checks import check_image, check_number
 
 __all__ = ["denoise_tv", "denoise_nl_means", "denoise_bm3d", "denoise_wavelet", "deconv_wiener",
            "deconv_richardson_lucy", "inpaint_biharmonic", "inpaint_telea", "inpaint_ns", "DEFAULTS"]
@@ -58,13 +58,6 @@ def _per_channel(fn, arr, channel_axis):
     return np.moveaxis(out, -1, channel_axis)
 
 
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 def _done(out):
     return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
 
@@ -82,7 +75,7 @@ def denoise_tv(image, *, weight: float | None = None, channel_axis=None) -> np.n
     from skimage.restoration import denoise_tv_chambolle
 
     arr, ca = _img(image, channel_axis)
-    weight = _positive(DEFAULTS["tv_weight"] if weight is None else weight, "weight")
+    weight = check_number(DEFAULTS["tv_weight"] if weight is None else weight, "weight")
     return _done(denoise_tv_chambolle(arr, weight=weight, eps=1e-5, max_num_iter=1000, channel_axis=ca))
 
 
@@ -91,7 +84,7 @@ def _sigma(arr, sigma, ca):
         from skimage.restoration import estimate_sigma
 
         return float(np.mean(estimate_sigma(arr, channel_axis=ca)))
-    return _positive(sigma, "sigma")
+    return check_number(sigma, "sigma")
 
 
 def denoise_nl_means(image, *, sigma: float | None = None, h: float | None = None, patch_size: int = 5,
@@ -106,7 +99,7 @@ def denoise_nl_means(image, *, sigma: float | None = None, h: float | None = Non
 
     arr, ca = _img(image, channel_axis)
     sigma = _sigma(arr, sigma, ca)
-    h = DEFAULTS["nl_means_h"] * sigma if h is None else _positive(h, "h")
+    h = DEFAULTS["nl_means_h"] * sigma if h is None else check_number(h, "h")
     return _done(nlm(arr, h=h, sigma=sigma, patch_size=patch_size, patch_distance=patch_distance, fast_mode=True,
                      channel_axis=ca))
 
@@ -119,7 +112,7 @@ def denoise_wavelet(image, *, sigma: float | None = None, channel_axis=None) -> 
     from skimage.restoration import denoise_wavelet as dw
 
     arr, ca = _img(image, channel_axis)
-    sigma = None if sigma is None else _positive(sigma, "sigma")
+    sigma = None if sigma is None else check_number(sigma, "sigma")
     return _done(dw(arr, sigma=sigma, method="BayesShrink", mode="soft", rescale_sigma=True, channel_axis=ca))
 
 
@@ -171,7 +164,7 @@ def deconv_wiener(image, psf, *, balance: float | None = None, pad: bool = True,
 
     arr, ca = _img(image, channel_axis)
     k = _check_psf(psf)
-    balance = _positive(DEFAULTS["wiener_balance"] if balance is None else balance, "balance")
+    balance = check_number(DEFAULTS["wiener_balance"] if balance is None else balance, "balance")
 
     def fn(a):
         return wiener(a, k, balance, clip=False)
@@ -262,7 +255,7 @@ def _opencv(image, known, radius, channel_axis, flag_name):
         raise ImportError("OpenCV inpainting needs opencv: pip install 'insp[baselines]'") from err
     arr, ca = _img(image, channel_axis)
     m = _mask(known, _spatial_shape(arr, ca))
-    radius = _positive(DEFAULTS["inpaint_radius"] if radius is None else radius, "radius")
+    radius = check_number(DEFAULTS["inpaint_radius"] if radius is None else radius, "radius")
     holes = (~m).astype(np.uint8)
     flag = getattr(cv2, flag_name)
     # 16-bit input: OpenCV's Telea mis-handles float32 images in [0, 1] (returns them nearly unfilled), and

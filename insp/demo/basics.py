@@ -51,7 +51,7 @@ def reconstruction_section(ctx: DemoContext) -> None:
     quantised = np.round(np.clip(rec, 0, 1) * 255) / 255
     ctx.table.add("reconstruction", f"render {h}x{w} vs input", psnr=psnr(rec, ctx.image),
                   ssim=ssim(rec, ctx.image), time_s=t1)
-    ctx.table.add("reconstruction", f"same, as 8-bit PNG", psnr=psnr(quantised, ctx.image),
+    ctx.table.add("reconstruction", "same, as 8-bit PNG", psnr=psnr(quantised, ctx.image),
                   ssim=ssim(quantised, ctx.image))
     t = time.perf_counter()
     big = ctx.field.sample((4 * h, 4 * w))[..., 0].double().numpy()

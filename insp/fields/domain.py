@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from .._checks import check_shape
+from ..units import pixel_spacing
 
 __all__ = ["Domain"]
 
@@ -71,8 +72,7 @@ class Domain:
 
     def spacing(self, shape: Sequence[int]) -> tuple[float, ...]:
         """Grid spacing ``h_k = (high_k - low_k) / (n_k - 1)`` in coordinate units."""
-        shape = check_shape(shape, self.dim)
-        return tuple((hi - lo) / (n - 1) for (lo, hi), n in zip(self.bounds, shape))
+        return pixel_spacing(check_shape(shape, self.dim), domain=self)  # the one computation, in insp.units
 
     def axes(self, shape: Sequence[int], *, dtype=None, device=None) -> list[torch.Tensor]:
         """The 1-D sample positions of each axis: ``linspace(low, high, n)``."""

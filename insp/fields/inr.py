@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from .._checks import check_int
 from .base import Field
 from .domain import Domain
 from .layers import Activation, FourierFeatures, PositionalEncoding, Sine, ValueAffine
@@ -26,22 +27,10 @@ __all__ = ["NeuralField", "Siren", "FourierFeatureMLP", "ReluMLP", "ARCHITECTURE
 ARCHITECTURES: dict[str, type["NeuralField"]] = {}
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def _linear(in_features: int, out_features: int) -> nn.Linear:
     """An uninitialised ``nn.Linear``: every shipped INR fills its weights from its own
     generator, so building one must not draw from (and advance) torch's global RNG."""
     return nn.utils.skip_init(nn.Linear, in_features, out_features)
-
-
-def _nonnegative_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
 
 
 class NeuralField(Field):
@@ -125,10 +114,10 @@ class Siren(NeuralField):
     def __init__(self, in_features: int = 2, out_features: int = 1, *, hidden_features: int = 256,
                  hidden_layers: int = 3, first_omega_0: float = 30.0, hidden_omega_0: float = 30.0,
                  domain: Domain | None = None, seed: int | None = None, dtype=None, device=None):
-        in_features = _positive_int(in_features, "in_features")
-        super().__init__(domain or Domain.cube(in_features), _positive_int(out_features, "out_features"))
-        self.hidden_features = _positive_int(hidden_features, "hidden_features")
-        self.hidden_layers = _nonnegative_int(hidden_layers, "hidden_layers")
+        in_features = check_int(in_features, "in_features")
+        super().__init__(domain or Domain.cube(in_features), check_int(out_features, "out_features"))
+        self.hidden_features = check_int(hidden_features, "hidden_features")
+        self.hidden_layers = check_int(hidden_layers, "hidden_layers", minimum=0)
         self.first_omega_0 = float(first_omega_0)
         self.hidden_omega_0 = float(hidden_omega_0)
         layers: list[nn.Module] = [_linear(in_features, hidden_features), Sine(first_omega_0)]
@@ -162,8 +151,8 @@ class _EncodedMLP(NeuralField):
 
     def _build(self, encoding: nn.Module, enc_features: int, out_features: int, hidden_features: int,
                hidden_layers: int, activation: str, gen) -> None:
-        self.hidden_features = _positive_int(hidden_features, "hidden_features")
-        self.hidden_layers = _nonnegative_int(hidden_layers, "hidden_layers")
+        self.hidden_features = check_int(hidden_features, "hidden_features")
+        self.hidden_layers = check_int(hidden_layers, "hidden_layers", minimum=0)
         self.activation = activation
         layers: list[nn.Module] = [encoding]
         width = enc_features
@@ -198,10 +187,10 @@ class FourierFeatureMLP(_EncodedMLP):
                  scale: float = 10.0, hidden_features: int = 256, hidden_layers: int = 3,
                  activation: str = "relu", domain: Domain | None = None, seed: int | None = None,
                  dtype=None, device=None):
-        in_features = _positive_int(in_features, "in_features")
-        super().__init__(domain or Domain.cube(in_features), _positive_int(out_features, "out_features"))
+        in_features = check_int(in_features, "in_features")
+        super().__init__(domain or Domain.cube(in_features), check_int(out_features, "out_features"))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        self.num_features = _positive_int(num_features, "num_features")
+        self.num_features = check_int(num_features, "num_features")
         self.scale = float(scale)
         enc = FourierFeatures(in_features, num_features, scale, generator=gen)
         self._build(enc, enc.out_features, out_features, hidden_features, hidden_layers, activation, gen)
@@ -221,10 +210,10 @@ class ReluMLP(_EncodedMLP):
     def __init__(self, in_features: int = 2, out_features: int = 1, *, num_frequencies: int = 8,
                  hidden_features: int = 256, hidden_layers: int = 3, activation: str = "relu",
                  domain: Domain | None = None, seed: int | None = None, dtype=None, device=None):
-        in_features = _positive_int(in_features, "in_features")
-        super().__init__(domain or Domain.cube(in_features), _positive_int(out_features, "out_features"))
+        in_features = check_int(in_features, "in_features")
+        super().__init__(domain or Domain.cube(in_features), check_int(out_features, "out_features"))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        self.num_frequencies = _positive_int(num_frequencies, "num_frequencies")
+        self.num_frequencies = check_int(num_frequencies, "num_frequencies")
         enc = PositionalEncoding(in_features, num_frequencies)
         self._build(enc, enc.out_features, out_features, hidden_features, hidden_layers, activation, gen)
         self._finish(domain, in_features, dtype, device)

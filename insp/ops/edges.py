@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from .. import units
-from .._checks import check_shape
-from ..baselines.edges import _check_thresholds
+from .._checks import check_shape, check_thresholds
+from ..baselines.edges import DEFAULT_HIGH_THRESHOLD, DEFAULT_LOW_THRESHOLD
 from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_field, field_dtype_device
 from ..jet.engine import gradient_at
 
@@ -72,7 +72,8 @@ def edges(field: Field, shape, *, low_threshold: float | None = None, high_thres
     check_field(field)
     if field.in_features != 2:
         raise ValueError(f"edges needs a 2-D field, got dimension {field.in_features}")
-    low, high = _check_thresholds(low_threshold, high_threshold, bool(use_quantiles))
+    low, high = check_thresholds(low_threshold, high_threshold, use_quantiles=bool(use_quantiles),
+                                 defaults=(DEFAULT_LOW_THRESHOLD, DEFAULT_HIGH_THRESHOLD))
     gx, gy = pixel_gradient(field, shape, channel=channel, jet_method=jet_method)
     mag = non_maximum_suppression(gx, gy) if nms else np.hypot(gx, gy)
     if use_quantiles:

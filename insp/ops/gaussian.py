@@ -38,7 +38,7 @@ import warnings
 import numpy as np
 import torch
 
-from .._checks import check_shape
+from .._checks import check_number, check_shape
 from ..fields.base import DEFAULT_CHUNK_SIZE, Field, check_chunk_size, check_field, field_dtype_device
 from ..fields.domain import Domain
 from ..jet.engine import DEFAULT_JET_CHUNK, check_order
@@ -75,9 +75,10 @@ def _reflect(x: torch.Tensor, domain: Domain) -> torch.Tensor:
 
 
 def _check_sigma(sigma) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a positive finite number (coordinate units), got {sigma!r}")
-    return float(sigma)
+    try:
+        return check_number(sigma, "sigma", unit="coordinate units")
+    except TypeError:  # a sigma that is not a number is refused like any other invalid sigma
+        raise ValueError(f"sigma must be a positive finite number (coordinate units), got {sigma!r}") from None
 
 
 class GaussianBlur(OperatorField):

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..baselines._common import check_image
+from .._checks import SCIPY_MODES, check_choice, check_image, check_number, check_seed
 
 __all__ = ["add_noise", "blur", "blur_kernel", "random_holes", "text_overlay", "BLUR_KERNELS", "DEFAULT_TEXT"]
 
@@ -35,19 +35,7 @@ def _image(img, name: str = "img") -> np.ndarray:
 
 
 def _seed(seed) -> np.random.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
-    return np.random.default_rng(int(seed))
-
-
-def _number(value, name: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v < low or (low_open and v == low) or v > high:
-        lo = "(" if low_open else "["
-        raise ValueError(f"{name} must lie in {lo}{low}, {high}], got {value!r}")
-    return v
+    return np.random.default_rng(check_seed(seed))
 
 
 def add_noise(img, *, sigma: float = 25 / 255, seed: int, clip: bool = True) -> np.ndarray:
@@ -67,7 +55,7 @@ def add_noise(img, *, sigma: float = 25 / 255, seed: int, clip: bool = True) -> 
         near black and white.
     """
     arr = _image(img)
-    sigma = _number(sigma, "sigma")
+    sigma = check_number(sigma, "sigma", strict=False)
     out = arr + sigma * _seed(seed).standard_normal(arr.shape)
     return np.clip(out, 0.0, 1.0) if clip else out
 
@@ -87,7 +75,7 @@ def blur_kernel(*, sigma: float = 2.0, kernel: str = "gaussian", repeat: int = 1
     if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
         raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
     if kernel == "gaussian":
-        sigma = _number(sigma, "sigma", low_open=True)
+        sigma = check_number(sigma, "sigma")
         r = int(math.ceil(4 * sigma))
         t = np.arange(-r, r + 1, dtype=np.float64)
         g = np.exp(-t**2 / (2 * sigma**2))
@@ -114,10 +102,9 @@ def blur(img, *, sigma: float = 2.0, kernel: str = "gaussian", repeat: int = 1, 
     """
     from scipy.ndimage import convolve
 
-    from ..baselines._common import check_mode
 
     arr = _image(img)
-    mode = check_mode(mode)
+    mode = check_choice(mode, "mode", SCIPY_MODES)
     psf = blur_kernel(sigma=sigma, kernel=kernel, repeat=repeat)
     if arr.ndim == 2:
         out = convolve(arr, psf, mode=mode)
@@ -133,8 +120,8 @@ def random_holes(img, *, fraction: float = 0.3, seed: int, fill: float = 0.0) ->
     and the boolean mask, ``True`` where the pixel is kept.
     """
     arr = _image(img)
-    fraction = _number(fraction, "fraction", high=1.0)
-    fill = _number(fill, "fill", low=-math.inf)
+    fraction = check_number(fraction, "fraction", strict=False, maximum=1.0)
+    fill = check_number(fill, "fill", minimum=None)
     h, w = arr.shape[:2]
     n_holes = int(round(fraction * h * w))
     if n_holes >= h * w:
@@ -174,7 +161,7 @@ def text_overlay(img, *, text=None, seed: int, value: float = 1.0, font_size: in
 
     arr = _image(img)
     rng = _seed(seed)
-    value = _number(value, "value", high=1.0)
+    value = check_number(value, "value", strict=False, maximum=1.0)
     lines = DEFAULT_TEXT if text is None else ((text,) if isinstance(text, str) else tuple(text))
     if not lines or not all(isinstance(s, str) and s.strip() for s in lines):
         raise ValueError(f"text must be a non-empty string or a sequence of non-empty strings, got {text!r}")

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .. import data as _data
+from .._checks import check_int
 from ..fields import DEFAULTS, Siren, fit
 from ..fields.io import load as load_field
 from ..fields.io import save as save_field
@@ -74,12 +75,6 @@ class Pair:
     order: int | None
 
 
-def _check_int(value, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def cache_key(image: str, task, *, size: int = 256, seed: int = 0, protocol: str = "degraded",
               steps: int | None = None, fit_seed: int = 0, color: bool = False) -> dict:
     """Everything that determines a fitted INR, as a JSON-able dict (the cache is keyed by its hash)."""
@@ -90,10 +85,10 @@ def cache_key(image: str, task, *, size: int = 256, seed: int = 0, protocol: str
         raise ValueError(f"image must be one of insp.data.names(), got {image!r}")
     fit_settings = fit_config(task)
     task_steps = fit_settings.pop("steps")  # the key's own "steps" is the one that was used
-    return dict(image=image, size=_check_int(size, "size", 2), color=bool(color), task=task.name,
-                params=task.params, seed=_check_int(seed, "seed"), protocol=task.check_protocol(protocol),
-                steps=_check_int(task_steps if steps is None else steps, "steps"),
-                fit_seed=_check_int(fit_seed, "fit_seed"), fit=fit_settings,
+    return dict(image=image, size=check_int(size, "size", minimum=2), color=bool(color), task=task.name,
+                params=task.params, seed=check_int(seed, "seed", minimum=0), protocol=task.check_protocol(protocol),
+                steps=check_int(task_steps if steps is None else steps, "steps", minimum=0),
+                fit_seed=check_int(fit_seed, "fit_seed", minimum=0), fit=fit_settings,
                 version=__version__)
 
 
@@ -114,7 +109,7 @@ def image_seed(image: str, seed: int = 0) -> int:
     """
     if image not in _data.names():
         raise ValueError(f"image must be one of insp.data.names(), got {image!r}")
-    return _check_int(seed, "seed") + 1000 * _data.names().index(image)
+    return check_int(seed, "seed", minimum=0) + 1000 * _data.names().index(image)
 
 
 def _entry_dir(cache_dir, key: dict) -> Path:
@@ -232,7 +227,7 @@ def paired(image: str, task, *, order: int | None = DEFAULT_ORDER, size: int = 2
     target = torch.as_tensor(target if target.ndim == 3 else target[..., None], dtype=torch.float32)
     features = None
     if order is not None:
-        order = _check_int(order, "order", 0)
+        order = check_int(order, "order", minimum=0)
         path = _entry_dir(cache_dir, key) / f"jet{order}.npz" if cache_dir is not None else None
         if path is not None and path.is_file():
             with np.load(path) as z:
@@ -266,7 +261,7 @@ def training_tensors(images, task, *, points_per_image: int | None = None, sampl
     if isinstance(images, str) or not len(images):
         raise ValueError(f"images must be a non-empty sequence of image names, got {images!r}")
     if points_per_image is not None:
-        points_per_image = _check_int(points_per_image, "points_per_image", 1)
+        points_per_image = check_int(points_per_image, "points_per_image", minimum=1)
     from tqdm.auto import tqdm
 
     feats, targs = [], []

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._checks import check_seed
 from .degrade import _image, add_noise, blur, random_holes, text_overlay
 
 __all__ = ["Task", "Degraded", "TASKS", "get_task", "PROTOCOLS"]
@@ -100,10 +101,7 @@ class Task:
 
     def degrade(self, clean, *, seed: int) -> Degraded:
         """Degrade ``clean`` (``(H, W)`` or ``(H, W, C)`` in [0, 1]) with ``seed``."""
-        from .degrade import _seed
-
-        _seed(seed)  # validates
-        return self._fn(_image(clean, "clean"), int(seed), dict(self.params))
+        return self._fn(_image(clean, "clean"), check_seed(seed), dict(self.params))
 
     def check_protocol(self, protocol) -> str:
         if protocol not in self.protocols:

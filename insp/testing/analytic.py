@@ -42,10 +42,10 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from .._checks import check_per_axis
 from ..fields.base import Field, field_dtype_device
 from ..fields.domain import Domain
 from ..jet.indices import multi_indices
-from ..units import per_axis
 
 __all__ = ["AnalyticField", "GaussianSum", "SinusoidSum", "Polynomial", "AnalyticSum", "Warped", "WarpedField",
            "translated", "rotated"]
@@ -100,7 +100,7 @@ def _amplitudes(amplitudes, n_terms: int, dtype, device) -> torch.Tensor:
 
 
 def _sigma(sigma, d: int) -> tuple[float, ...]:
-    return per_axis(sigma, d, name="sigma", allow_zero=False, unit="coordinate units")
+    return check_per_axis(sigma, d, name="sigma", allow_zero=False, unit="coordinate units")
 
 
 def _zeros_like_out(x: torch.Tensor, c: int) -> torch.Tensor:
