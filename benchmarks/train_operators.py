@@ -43,7 +43,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from insp.learned.registry import PRETRAINED
+from insp.learned.recipe import (
+    ALL_TRAIN,
+    CANDIDATES,
+    IMAGES,
+    LOO_CANDIDATES,
+    NET,
+    OPERATOR_IMAGES,
+    OPERATORS,
+    TRAIN,
+    VAL_IMAGE,
+    inr_config,
+    net_config,
+    partials,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results"
@@ -53,70 +66,11 @@ PACKAGE_DIR = ROOT / "insp" / "learned" / "weights"
 FIXTURE = ROOT / "tests" / "data" / "pretrained_heldin.npz"
 FIXTURE_SIZE = 24
 
-#: Operator name -> (task, fitting protocol).  ``inpaint_known`` acts on INRs fitted to the known pixels only.
-OPERATORS = {name: (op.task, op.protocol) for name, op in PRETRAINED.items()}
-
-#: Training images (a subset of insp.data.TRAIN_IMAGES: a photograph and a texture; the fits of all eight
-#: images did not fit the time budget of the first build, see docs/pretrained.md).
-IMAGES = ("brick", "rocket")
-#: Every shipped operator is trained on all eight training images (IMAGES stays for --quick and --validate).
-ALL_TRAIN = ("moon", "brick", "grass", "gravel", "immunohistochemistry", "cell", "clock", "rocket")
-OPERATOR_IMAGES = {name: ALL_TRAIN for name in ("denoise", "deblur", "blur", "inpaint", "inpaint_known", "text")}
-
-
 def images_for(name: str, args) -> list[str]:
     """The training images of operator ``name``: ``--images`` if given, else its default."""
     if args.images:
         return list(args.images)
     return list(IMAGES if args.quick else OPERATOR_IMAGES.get(name, IMAGES))
-#: Held-out training image of the validation experiment.
-VAL_IMAGE = "rocket"
-
-#: The network every shipped operator uses (chosen by ``--validate``; see docs/pretrained.md).
-NET = dict(order=4, features="partials", hidden_features=64, hidden_layers=3, activation="silu", residual=True)
-#: Per-operator overrides of NET: the validation experiment (denoise) preferred order 2 and the leave-one-out
-#: selection (--loo) a linear map for it -- the MLP made the test images 0.4 dB worse than their INRs -- and order 2
-#: for inpaint, inpaint_known and text; the held-out-rocket check (deblur) order 6 (docs/pretrained.md).
-OVERRIDES = {"denoise": dict(order=2, hidden_layers=0), "deblur": dict(order=6), "inpaint": dict(order=2),
-             "inpaint_known": dict(order=2), "text": dict(order=2)}
-#: Training settings (steps, not wall time, fix the result).
-TRAIN = dict(steps=1500, lr=2e-3, batch_size=2048, seed=0)
-
-#: Candidates of the validation experiment (each overrides NET).
-CANDIDATES = {
-    "partials K=4 residual": {},
-    "invariant K=4 residual": dict(features="invariant"),
-    "partials K=2 residual": dict(order=2),
-    "partials K=4 direct": dict(residual=False),
-}
-
-#: Candidates of the leave-one-out selection (``--loo``; each overrides NET): the MLP against a linear map
-#: (no hidden layer: output = f + a . partials), at orders 2 and 4.
-LOO_CANDIDATES = {
-    "partials K=2 residual": dict(order=2),
-    "partials K=2 residual, linear": dict(order=2, hidden_layers=0),
-    "partials K=4 residual": {},
-    "partials K=4 residual, linear": dict(hidden_layers=0),
-}
-
-
-def _partials(order: int) -> int:
-    """Number of de-duplicated partials up to ``order`` in 2-D: the first ones of a higher-order jet."""
-    return (order + 1) * (order + 2) // 2
-
-
-def inr_config(task: str, size: int, steps: int | None) -> dict:
-    """The INR configuration an operator is trained on (and checks for): the ``insp.fit`` defaults with the
-    task's overrides (:func:`insp.tasks.fit_config`)."""
-    from insp.tasks import fit_config
-
-    cfg = fit_config(task)
-    return dict(architecture="siren", **{k: cfg[k] for k in ("hidden_features", "hidden_layers", "first_omega_0",
-                                                             "hidden_omega_0", "lr", "batch_size")},
-                steps=steps or cfg["steps"], fit_seed=0, image_size=size, domain=[-1.0, 1.0],
-                pixel_spacing=2.0 / (size - 1), channels=1)
-
-
 def tensors(name: str, images, *, size, fit_steps, cache, order, progress=True):
     """Training tensors ``(values (N, 1, M), targets (N, 1))`` and the fit seconds of each image."""
     from insp.tasks import image_seed, paired, training_tensors
@@ -164,7 +118,7 @@ def validate(args, names, size, fit_steps, cache, train) -> dict:
         rows = {"INR itself": _psnr(hv[:, :, 0], ht)}
         for cand, override in CANDIDATES.items():
             config = {**NET, **override}
-            m = _partials(config["order"])
+            m = partials(config["order"])
             t0 = time.perf_counter()
             net, hist = train_one(name, vals[..., :m], targs, config=config, train=train, progress=not args.quiet)
             rows[cand] = _psnr(_apply(net, hv[..., :m]), ht)
@@ -193,7 +147,7 @@ def leave_one_out(args, names, size, fit_steps, cache, train) -> dict:
         rows = {}
         for cand, override in LOO_CANDIDATES.items():
             config = {**NET, **override}
-            m = _partials(config["order"])
+            m = partials(config["order"])
             gains = {}
             t0 = time.perf_counter()
             for i, held in enumerate(images):
@@ -257,7 +211,7 @@ def train_all(args, names, size, fit_steps, cache, train, out_dir: Path) -> dict
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         task, protocol = OPERATORS[name]
-        config = {**NET, **OVERRIDES.get(name, {})}
+        config = net_config(name)
         t0 = time.perf_counter()
         images = images_for(name, args)
         values, targets, fits = tensors(name, images, size=size, fit_steps=fit_steps, cache=cache,

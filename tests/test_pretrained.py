@@ -173,3 +173,15 @@ def test_unsupported_fields_raise():
         insp.learned.remove_text(default_model(2, 1), check="no")
     with pytest.raises(ValueError, match="name"):
         P.load_pretrained("sharpen")
+
+
+@pytest.mark.parametrize("name", list(P.OPERATOR_FILES))
+def test_shipped_weights_follow_the_recipe(name):
+    from insp.learned import recipe
+
+    config = P.load_pretrained(name).config()
+    assert {k: config[k] for k in recipe.net_config(name)} == recipe.net_config(name)
+    meta = P.available_operators()[name]
+    assert meta["net"] == recipe.net_config(name) and meta["train"] == recipe.TRAIN
+    assert set(meta["training_images"]) == set(recipe.OPERATOR_IMAGES[name])
+    assert (meta["task"], meta["protocol"]) == recipe.OPERATORS[name]

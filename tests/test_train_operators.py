@@ -25,7 +25,7 @@ def test_leave_one_out_scores_each_image_with_a_net_trained_on_the_others(tmp_pa
     # redo one fold by hand: train on brick + moon (cached fits), score rocket against its own INR
     cand = "partials K=2 residual, linear"
     config = {**MOD.NET, **MOD.LOO_CANDIDATES[cand]}
-    m = MOD._partials(config["order"])
+    m = MOD.partials(config["order"])
     kw = dict(size=SIZE, fit_steps=FIT_STEPS, cache=tmp_path, order=4, progress=False)
     vals, targs, _ = MOD.tensors("denoise", ["brick", "moon"], **kw)
     hv, ht, _ = MOD.tensors("denoise", ["rocket"], **kw)
@@ -35,7 +35,7 @@ def test_leave_one_out_scores_each_image_with_a_net_trained_on_the_others(tmp_pa
 
 
 def test_partials_counts_the_2d_jet():
-    assert [MOD._partials(k) for k in (0, 1, 2, 4, 6)] == [1, 3, 6, 15, 28]
+    assert [MOD.partials(k) for k in (0, 1, 2, 4, 6)] == [1, 3, 6, 15, 28]
 
 
 def test_leave_one_out_needs_two_images(tmp_path):
