@@ -20,7 +20,7 @@ task's target, means over the test images.  Prints a table and writes
 ``benchmarks/results/restoration.json``.
 
 Learned operators enter through :func:`learned_contenders`: the operators
-shipped in ``insp/ops/pretrained/`` (``benchmarks/train_operators.py``).
+shipped in ``insp/learned/weights/`` (``python -m benchmarks.train_operators``).
 """
 
 from __future__ import annotations
