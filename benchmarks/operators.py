@@ -531,52 +531,55 @@ def metadata(args, cfg) -> dict:
                         config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
 
 
+def _table(title: str, header: list[str], rows) -> None:
+    """Log a markdown table: ``## title``, the header, the rule and one line per row (lists of cells)."""
+    log(f"\n## {title}")
+    log("| " + " | ".join(header) + " |")
+    log("|" + "---|" * len(header))
+    for row in rows:
+        log("| " + " | ".join(str(c) for c in row) + " |")
+
+
 def print_tables(res: dict) -> None:
     if "derivatives" in res:
-        log("\n## Derivatives vs closed form (pixel units, PSNR rel. to the true range; interior = 4 px border cut)")
-        log("| field | method | grad PSNR | grad PSNR interior | Laplacian PSNR | Laplacian PSNR interior |")
-        log("|---|---|---|---|---|---|")
-        for f, r in res["derivatives"].items():
-            for c, v in r["contenders"].items():
-                lap = (f"{v['lap_psnr']:.1f} | {v['lap_psnr_interior']:.1f}" if "lap_psnr" in v else "- | -")
-                log(f"| {f} (fit {r['value_psnr']:.1f} dB) | {c} | {v['grad_psnr']:.1f} | "
-                    f"{v['grad_psnr_interior']:.1f} | {lap} |")
+        _table("Derivatives vs closed form (pixel units, PSNR rel. to the true range; interior = 4 px border cut)",
+               ["field", "method", "grad PSNR", "grad PSNR interior", "Laplacian PSNR", "Laplacian PSNR interior"],
+               [[f"{f} (fit {r['value_psnr']:.1f} dB)", c, f"{v['grad_psnr']:.1f}", f"{v['grad_psnr_interior']:.1f}",
+                 *((f"{v['lap_psnr']:.1f}", f"{v['lap_psnr_interior']:.1f}") if "lap_psnr" in v else ("-", "-"))]
+                for f, r in res["derivatives"].items() for c, v in r["contenders"].items()])
     if "edges" in res:
         e = res["edges"]
-        log(f"\n## |grad| at {e['high']} from {e['low']} vs central FD of the true {e['high']} image "
-            f"(mean of {len(e['per_image'])} images)")
         names = [k for k in e["mean"] if not k.startswith("_")]
-        log("| image | fit PSNR | " + " | ".join(names) + " |")
-        log("|---|---|" + "---|" * len(names))
-        for i, r in e["per_image"].items():
-            log(f"| {i} | {r['fit']['psnr']:.1f} | "
-                + " | ".join(f"{r['contenders'][k]['psnr']:.2f} / {r['contenders'][k]['pearson']:.3f}"
-                             for k in names) + " |")
-        log("| **mean** | | " + " | ".join(f"**{e['mean'][k]['psnr']:.2f} / {e['mean'][k]['pearson']:.3f}**"
-                                           for k in names) + " |")
+        rows = [[i, f"{r['fit']['psnr']:.1f}",
+                 *(f"{r['contenders'][k]['psnr']:.2f} / {r['contenders'][k]['pearson']:.3f}" for k in names)]
+                for i, r in e["per_image"].items()]
+        rows.append(["**mean**", "", *(f"**{e['mean'][k]['psnr']:.2f} / {e['mean'][k]['pearson']:.3f}**"
+                                        for k in names)])
+        _table(f"|grad| at {e['high']} from {e['low']} vs central FD of the true {e['high']} image "
+               f"(mean of {len(e['per_image'])} images)", ["image", "fit PSNR", *names], rows)
         v = e["mean"]["_verdict"]
         log(f"INR - best baseline ({v['best_baseline']}): {v['inr_minus_best_db']:+.2f} dB; INR best on "
             f"{v['inr_wins']} images")
     if "blur" in res:
         b = res["blur"]
-        log(f"\n## Blur vs scipy gaussian_filter (mode='mirror') at {b['n']}x{b['n']}; mean fit PSNR "
-            f"{b['fit_psnr_mean']:.1f} dB")
-        log("| sigma (px) | PSNR | PSNR interior | filter(fit) vs filter(image) | lattice vs filter(fit) | "
-            "series vs quadrature (all / flagged-ok pts) | series flagged |")
-        log("|---|---|---|---|---|---|---|")
-        for s, m in b["mean"].items():
+
+        def flagged(m):
             ok = m.get("series_psnr_flagged_ok")
-            log(f"| {s} | {m['psnr']:.2f} | {m['psnr_interior']:.2f} | {m['psnr_filter_of_fit']:.2f} | "
-                f"{m['psnr_lattice_vs_filter_of_fit']:.2f} | {m['series_psnr_all']:.1f} / "
-                f"{ok if ok is None else format(ok, '.1f')} | {m['series_flagged_fraction']:.1%} |")
+            return ok if ok is None else format(ok, ".1f")
+
+        _table(f"Blur vs scipy gaussian_filter (mode='mirror') at {b['n']}x{b['n']}; mean fit PSNR "
+               f"{b['fit_psnr_mean']:.1f} dB",
+               ["sigma (px)", "PSNR", "PSNR interior", "filter(fit) vs filter(image)", "lattice vs filter(fit)",
+                "series vs quadrature (all / flagged-ok pts)", "series flagged"],
+               [[s, f"{m['psnr']:.2f}", f"{m['psnr_interior']:.2f}", f"{m['psnr_filter_of_fit']:.2f}",
+                 f"{m['psnr_lattice_vs_filter_of_fit']:.2f}", f"{m['series_psnr_all']:.1f} / {flagged(m)}",
+                 f"{m['series_flagged_fraction']:.1%}"] for s, m in b["mean"].items()])
     if "cost" in res:
         c = res["cost"]
-        log(f"\n## Cost on a {c['grid']}x{c['grid']} grid ({c['points']} points)")
-        log("| operator | forward passes / point | time (s) | pixel baseline (ms) |")
-        log("|---|---|---|---|")
-        for k, r in c["rows"].items():
-            b = f"{r['baseline_seconds'] * 1e3:.1f}" if "baseline_seconds" in r else ""
-            log(f"| {k} | {r['forward_passes']:.1f} | {r['seconds']:.3f} | {b} |")
+        _table(f"Cost on a {c['grid']}x{c['grid']} grid ({c['points']} points)",
+               ["operator", "forward passes / point", "time (s)", "pixel baseline (ms)"],
+               [[k, f"{r['forward_passes']:.1f}", f"{r['seconds']:.3f}",
+                 f"{r['baseline_seconds'] * 1e3:.1f}" if "baseline_seconds" in r else ""] for k, r in c["rows"].items()])
 
 
 def main(argv=None) -> int:

@@ -215,7 +215,9 @@ def check_multi_index(alpha, dim: int, *, name: str = "alpha") -> tuple[int, ...
         alpha = tuple(alpha)
     except TypeError:
         raise TypeError(f"{name} must be a multi-index (tuple of {dim} non-negative ints), got {alpha!r}") from None
-    if len(alpha) != dim or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) and a >= 0
-                                    for a in alpha):
+    if len(alpha) != dim:
+        raise ValueError(f"{name} must be a multi-index of {dim} non-negative ints ({name} must have {dim} entries, "
+                         f"one per axis), got {alpha!r}")
+    if not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) and a >= 0 for a in alpha):
         raise ValueError(f"{name} must be a multi-index of {dim} non-negative ints (one per axis), got {alpha!r}")
     return tuple(int(a) for a in alpha)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage as ndi
 
-from .._checks import SCIPY_MODES, check_choice, check_image
+from .._checks import SCIPY_MODES, check_choice, check_image, check_int, check_multi_index
 from . import conventions
 from ._common import per_channel
 
@@ -35,12 +35,6 @@ _CENTRAL_MODES = SCIPY_MODES + ("one-sided",)
 
 # the isotropic 9-point Laplacian (Patra & Karttunen 2006; "Mehrstellen" weights)
 _LAPLACE_9 = np.array([[1.0, 4.0, 1.0], [4.0, -20.0, 4.0], [1.0, 4.0, 1.0]]) / 6.0
-
-
-def _nonneg_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def fd_weights(offsets, order: int) -> np.ndarray:
@@ -57,7 +51,7 @@ def fd_weights(offsets, order: int) -> np.ndarray:
     [1.0, -2.0, 1.0]
     """
     z = np.asarray(offsets, dtype=np.float64)
-    order = _nonneg_int(order, "order")
+    order = check_int(order, "order", minimum=0)
     n = z.size
     if n <= order:
         raise ValueError(f"a derivative of order {order} needs more than {order} offsets, got {n}")
@@ -149,7 +143,7 @@ def central_difference(image, *, axis: int, order: int = 1, accuracy: int = 2, m
     arr, ch = check_image(image, channel_axis=channel_axis)
     nsp = arr.ndim - (ch is not None)
     axis = _check_axis(axis, nsp)
-    order = _nonneg_int(order, "order")
+    order = check_int(order, "order", minimum=0)
     accuracy = _check_accuracy(accuracy)
     mode = check_choice(mode, "mode", _CENTRAL_MODES)
     return per_channel(lambda a: _central_1d(a, axis, order, accuracy, mode), arr, ch)
@@ -161,16 +155,6 @@ def _derivative(a: np.ndarray, alpha, accuracy: int, mode: str) -> np.ndarray:
         if ak:
             out = _central_1d(out, k, ak, accuracy, mode)
     return out.copy() if out is a else out
-
-
-def _check_alpha(alpha, nsp: int) -> tuple[int, ...]:
-    try:
-        alpha = tuple(alpha)
-    except TypeError:
-        raise TypeError(f"alpha must be a multi-index (tuple of {nsp} non-negative ints), got {alpha!r}") from None
-    if len(alpha) != nsp:
-        raise ValueError(f"alpha must have {nsp} entries (one per spatial axis), got {alpha}")
-    return tuple(_nonneg_int(a, "alpha entries") for a in alpha)
 
 
 def derivative(image, alpha, *, accuracy: int = 2, mode: str = "reflect",
@@ -188,7 +172,7 @@ def derivative(image, alpha, *, accuracy: int = 2, mode: str = "reflect",
     1.0
     """
     arr, ch = check_image(image, channel_axis=channel_axis)
-    alpha = _check_alpha(alpha, arr.ndim - (ch is not None))
+    alpha = check_multi_index(alpha, arr.ndim - (ch is not None))
     accuracy = _check_accuracy(accuracy)
     mode = check_choice(mode, "mode", _CENTRAL_MODES)
     return per_channel(lambda a: _derivative(a, alpha, accuracy, mode), arr, ch)

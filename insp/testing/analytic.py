@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from typing import Mapping, Sequence
 
 import torch
 from torch import nn
 
-from .._checks import check_per_axis
+from .._checks import check_multi_index, check_per_axis
 from ..fields.base import Field, field_dtype_device
 from ..fields.domain import Domain
 from ..jet.indices import multi_indices
@@ -123,15 +122,7 @@ class AnalyticField(Field):
         return self._derivative(self.check_points(x), (0,) * self.in_features)
 
     def _check_alpha(self, alpha) -> tuple[int, ...]:
-        d = self.in_features
-        try:
-            alpha = tuple(alpha)
-        except TypeError:
-            raise TypeError(f"alpha must be a multi-index (tuple of {d} non-negative ints), got {alpha!r}") from None
-        if len(alpha) != d or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a >= 0
-                                      for a in alpha):
-            raise ValueError(f"alpha must be a multi-index of {d} non-negative ints (one per axis), got {alpha!r}")
-        return tuple(int(a) for a in alpha)
+        return check_multi_index(alpha, self.in_features)
 
     def derivative(self, x: torch.Tensor, alpha) -> torch.Tensor:
         """Closed-form partial derivative ``d^alpha f`` at ``x``, coordinate units.
@@ -515,9 +506,7 @@ class Warped(AnalyticField):
     def __init__(self, field: AnalyticField, matrix, offset, *, domain: Domain | None = None):
         dom, a, b = _warp_parts(field, AnalyticField, "an AnalyticField", matrix, offset, domain)
         super().__init__(dom, field.out_features)
-        self.field = field
-        self.register_buffer("matrix", a)
-        self.register_buffer("offset", b)
+        _hold_warp(self, field, a, b)
 
     def _derivative(self, x, alpha):
         a = self._buf("matrix", x)
@@ -561,9 +550,7 @@ class WarpedField(Field):
     def __init__(self, field: Field, matrix, offset, *, domain: Domain | None = None):
         dom, a, b = _warp_parts(field, Field, "an insp.Field", matrix, offset, domain)
         super().__init__(dom, field.out_features)
-        self.field = field
-        self.register_buffer("matrix", a)
-        self.register_buffer("offset", b)
+        _hold_warp(self, field, a, b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_points(x)
@@ -579,6 +566,13 @@ def _warp_parts(field, kind: type, what: str, matrix, offset, domain):
     dtype, device = field_dtype_device(field)
     a, b = _check_warp(matrix, offset, d, dtype, device)
     return (_check_domain(domain, d) if domain is not None else field.domain), a, b
+
+
+def _hold_warp(module: Field, field: Field, a: torch.Tensor, b: torch.Tensor) -> None:
+    """Keep the inner field and the warp ``(A, b)`` (as buffers: they move with the module)."""
+    module.field = field
+    module.register_buffer("matrix", a)
+    module.register_buffer("offset", b)
 
 
 def _check_warp(matrix, offset, d: int, dtype, device):

@@ -149,6 +149,17 @@ class SirenStack:
                 lin.bias.copy_(self.biases[k][i])
 
 
+@torch.no_grad()
+def _weighted_error(error, weights: torch.Tensor, chunk: int) -> torch.Tensor:
+    """``sum_p w_bp err_bpc^2`` ``(B, c)`` in float64, with ``error(points slice)`` -> ``(B, p, c)`` chunk by chunk."""
+    acc = None
+    for start in range(0, weights.shape[1], chunk):
+        sl = slice(start, start + chunk)
+        part = ((error(sl).double() ** 2) * weights[:, sl].double()).sum(dim=1).cpu()
+        acc = part if acc is None else acc + part
+    return acc
+
+
 class ModuleEngine:
     """One field of any kind, trained in place with autograd (B = 1).
 
@@ -231,15 +242,9 @@ class VmapEngine:
         per_mc.mean(dim=1).sum().backward()  # sum over members: each gets its own gradient
         return per_mc.detach()
 
-    @torch.no_grad()
     def evaluate(self, chunk: int) -> torch.Tensor:
-        acc = None
-        for start in range(0, self.P, chunk):
-            sl = slice(start, start + chunk)
-            err = (self.forward_shared(self.params, self.buffers, self.x[sl]) - self.y[:, sl]) * self.inv_scale
-            part = ((err.double() ** 2) * self.weights[:, sl].double()).sum(dim=1).cpu()
-            acc = part if acc is None else acc + part
-        return acc
+        return _weighted_error(lambda sl: (self.forward_shared(self.params, self.buffers, self.x[sl]) - self.y[:, sl])
+                               * self.inv_scale, self.weights, chunk)
 
     @torch.no_grad()
     def write_back(self, models) -> None:
@@ -289,15 +294,8 @@ class SirenEngine:
             self.stack.backward(err.mul_(w * (2.0 / self.c)), saved)
         return per_mc
 
-    @torch.no_grad()
     def evaluate(self, chunk: int) -> torch.Tensor:
-        acc = None
-        for start in range(0, self.P, chunk):
-            sl = slice(start, start + chunk)
-            err = self.stack.forward(self.x[sl]) - self.yn[:, sl]
-            part = ((err.double() ** 2) * self.weights[:, sl].double()).sum(dim=1).cpu()
-            acc = part if acc is None else acc + part
-        return acc
+        return _weighted_error(lambda sl: self.stack.forward(self.x[sl]) - self.yn[:, sl], self.weights, chunk)
 
     def write_back(self, models) -> None:
         self.stack.write_back(models)
