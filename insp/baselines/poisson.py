@@ -259,7 +259,11 @@ def seamless_clone(source, target, mask, *, offset=(0, 0), mode: str = "normal")
     mode : {"normal", "mixed"}
         ``cv2.NORMAL_CLONE`` or ``cv2.MIXED_CLONE``.
     """
-    import cv2
+    try:
+        import cv2
+    except ImportError as err:  # an optional dependency: say which and how to get it
+        raise ImportError("seamless_clone needs OpenCV: pip install 'insp[baselines]' (opencv-python-headless)") \
+            from err
 
     from ..imageio import to_uint8
 

@@ -92,6 +92,32 @@ SECTIONS: list[Section] = [
 # --------------------------------------------------------------------------- driver
 
 
+#: the file that marks a folder as a demo's output (written last by :func:`run_demo`)
+MARKER = "metrics.json"
+
+
+def check_output_dir(out, *, force: bool = False) -> Path:
+    """``out`` as a Path, if the demo may write there: new, empty, or a previous demo's output (or ``force``).
+
+    The demo writes a dozen files with fixed names; in a folder of the user's
+    own files it would overwrite them without a word, so it refuses.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {str(out)!r} is a file, not a directory")
+    if force or not out.exists() or not any(out.iterdir()):
+        return out
+    marker = out / MARKER
+    try:
+        previous = json.loads(marker.read_text(encoding="utf-8")).get("demo") == "insp"
+    except (OSError, ValueError, AttributeError):
+        previous = False
+    if not previous:
+        raise FileExistsError(f"--out {str(out)!r} holds other files and is not a previous demo's output; the demo "
+                              "would overwrite files there. Choose a new directory or pass --force")
+    return out
+
+
 def run_demo(out="out/demo", *, quick: bool = False, seed: int = 0, progress: bool = True,
              sections: list[Section] | None = None) -> int:
     """Run the demo sections; write images, ``metrics.md`` and ``metrics.json`` under ``out``.
@@ -127,8 +153,8 @@ def run_demo(out="out/demo", *, quick: bool = False, seed: int = 0, progress: bo
     info = run_metadata(quick=quick, seed=seed)
     (out / "metrics.md").write_text(
         f"# insp demo metrics\n\n{md}\n\nRun: {json.dumps(info)}; total {total:.1f} s.\n", encoding="utf-8")
-    (out / "metrics.json").write_text(json.dumps(dict(
-        rows=table.rows, run=info, total_seconds=round(total, 3), section_seconds=timings, failed=failed,
+    (out / MARKER).write_text(json.dumps(dict(
+        demo="insp", rows=table.rows, run=info, total_seconds=round(total, 3), section_seconds=timings, failed=failed,
     ), indent=2, default=_json_default, allow_nan=True), encoding="utf-8")
     return 1 if failed else 0
 

@@ -16,8 +16,9 @@ from torch import nn
 
 from .._checks import check_int, check_shape
 from .domain import Domain
+from .provenance import Provenance
 
-__all__ = ["Field", "sample", "DEFAULT_CHUNK_SIZE", "check_chunk_size", "check_field", "field_dtype_device"]
+__all__ = ["Field", "sample", "sample_blocks", "DEFAULT_CHUNK_SIZE", "check_chunk_size", "check_field", "field_dtype_device"]
 
 #: Points evaluated at once by :func:`sample` (65,536 = one 256x256 image).
 DEFAULT_CHUNK_SIZE = 65536
@@ -72,6 +73,8 @@ class Field(nn.Module):
 
     #: highest meaningful derivative order; ``None`` means infinitely smooth.
     max_derivative_order: int | None = None
+    #: how fields of this class come to be, when nothing more is recorded (:mod:`insp.fields.provenance`)
+    default_source: str = "unknown"
 
     def __init__(self, domain: Domain, out_features: int):
         super().__init__()
@@ -81,6 +84,18 @@ class Field(nn.Module):
             raise ValueError(f"out_features must be a positive integer, got {out_features!r}")
         self.domain = domain
         self.out_features = out_features
+
+    @property
+    def provenance(self) -> "Provenance":
+        """Where this field came from (:class:`~insp.fields.provenance.Provenance`): grid, recipe, fit quality."""
+        record = self.__dict__.get("_provenance")
+        return record if record is not None else Provenance(source=self.default_source)
+
+    @provenance.setter
+    def provenance(self, record: "Provenance") -> None:
+        if not isinstance(record, Provenance):
+            raise TypeError(f"provenance must be an insp Provenance, got {type(record).__name__}")
+        self.__dict__["_provenance"] = record
 
     @property
     def in_features(self) -> int:
@@ -120,6 +135,8 @@ def sample(field: Field, shape: Sequence[int], *, chunk_size: int = DEFAULT_CHUN
     ``chunk_size``, bit for bit on CPU: every point is evaluated by the same
     computation (chunks of fewer than 64 points are padded so that the BLAS
     kernels for tiny matrices, which round differently, are never used).
+    :func:`sample_blocks` gives the same values block by block, for outputs
+    too large to hold.
 
     Parameters
     ----------
@@ -140,12 +157,7 @@ def sample(field: Field, shape: Sequence[int], *, chunk_size: int = DEFAULT_CHUN
     -------
     Tensor of shape ``(*shape, c)``.
     """
-    if not isinstance(field, Field):
-        raise TypeError(f"field must be an insp.Field, got {type(field).__name__}")
-    shape = check_shape(shape, field.in_features)
-    chunk_size = check_chunk_size(chunk_size)
-    pdtype, pdevice = field_dtype_device(field)
-    dtype, device = dtype or pdtype, device or pdevice
+    field, shape, chunk_size, dtype, device = _sampling(field, shape, chunk_size, dtype, device)
     total = math.prod(shape)
     starts = range(0, total, chunk_size)
     if progress:
@@ -156,12 +168,7 @@ def sample(field: Field, shape: Sequence[int], *, chunk_size: int = DEFAULT_CHUN
     with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
         for start in starts:
             stop = min(start + chunk_size, total)
-            x = field.domain.grid_points(shape, start, stop, dtype=dtype, device=device)
-            if stop - start < _MIN_ROWS:  # pad tiny chunks: see _MIN_ROWS
-                x = torch.cat([x, x[-1:].expand(_MIN_ROWS - (stop - start), -1)])
-                y = field(x)[: stop - start]
-            else:
-                y = field(x)
+            y = _evaluate_range(field, shape, start, stop, dtype, device)
             if out is None:
                 out = y.new_empty((total, y.shape[-1])) if not grad else []
             if grad:
@@ -171,3 +178,40 @@ def sample(field: Field, shape: Sequence[int], *, chunk_size: int = DEFAULT_CHUN
     if grad:
         out = torch.cat(out, dim=0)
     return out.reshape(*shape, out.shape[-1])
+
+
+def sample_blocks(field: Field, shape: Sequence[int], *, rows: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                  dtype=None, device=None):
+    """Yield ``field`` on the grid of ``shape`` in blocks of ``rows`` rows (along axis 0), without a graph.
+
+    Each block is ``(rows, *shape[1:], c)`` (the last may be shorter) and
+    equals the matching rows of :func:`sample` bit for bit, so an output of
+    any size can be written as it is computed, in bounded memory.
+    """
+    field, shape, chunk_size, dtype, device = _sampling(field, shape, chunk_size, dtype, device)
+    rows = check_chunk_size(rows)
+    per_row = math.prod(shape[1:])
+    with torch.no_grad():
+        for r0 in range(0, shape[0], rows):
+            r1 = min(r0 + rows, shape[0])
+            parts = [_evaluate_range(field, shape, s, min(s + chunk_size, r1 * per_row), dtype, device)
+                     for s in range(r0 * per_row, r1 * per_row, chunk_size)]
+            yield torch.cat(parts).reshape(r1 - r0, *shape[1:], -1)
+
+
+def _sampling(field, shape, chunk_size, dtype, device):
+    if not isinstance(field, Field):
+        raise TypeError(f"field must be an insp.Field, got {type(field).__name__}")
+    shape = check_shape(shape, field.in_features)
+    chunk_size = check_chunk_size(chunk_size)
+    pdtype, pdevice = field_dtype_device(field)
+    return field, shape, chunk_size, dtype or pdtype, device or pdevice
+
+
+def _evaluate_range(field: Field, shape, start: int, stop: int, dtype, device) -> torch.Tensor:
+    """The field at the grid points of flat indices ``start:stop`` (tiny ranges padded: see ``_MIN_ROWS``)."""
+    x = field.domain.grid_points(shape, start, stop, dtype=dtype, device=device)
+    if stop - start < _MIN_ROWS:
+        x = torch.cat([x, x[-1:].expand(_MIN_ROWS - (stop - start), -1)])
+        return field(x)[: stop - start]
+    return field(x)

@@ -30,7 +30,7 @@ ARCHITECTURES: dict[str, type["NeuralField"]] = {}
 def _linear(in_features: int, out_features: int) -> nn.Linear:
     """An uninitialised ``nn.Linear``: every shipped INR fills its weights from its own
     generator, so building one must not draw from (and advance) torch's global RNG."""
-    return nn.utils.skip_init(nn.Linear, in_features, out_features)
+    return nn.utils.skip_init(nn.Linear, in_features, out_features, device=torch.get_default_device())
 
 
 class NeuralField(Field):

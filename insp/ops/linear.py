@@ -49,6 +49,11 @@ class OperatorField(Field):
     def _jet(self, x, order):
         return jet(self.inner, x, order=order, jet_method=self.jet_method, chunk_size=self.chunk_size)
 
+    @property
+    def provenance(self):
+        """The inner field's record with this operator appended (its grid and recipe are the input's)."""
+        return self.inner.provenance.then(getattr(self, "name", None) or type(self).__name__)
+
 
 class LinearOperatorField(OperatorField):
     """``L f`` for a constant-coefficient linear differential operator (see module notes).

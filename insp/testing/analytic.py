@@ -118,6 +118,8 @@ class AnalyticField(Field):
     computation.
     """
 
+    default_source = "analytic"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._derivative(self.check_points(x), (0,) * self.in_features)
 

@@ -46,6 +46,7 @@ from ..._checks import check_callable, check_choice, check_int, check_number, ch
 from ..base import Field, field_dtype_device
 from ..domain import Domain
 from ..inr import NeuralField, Siren
+from ..provenance import Provenance
 from .engines import ENGINES, ModuleEngine, SirenEngine, VmapEngine, siren_structure
 from .loop import BatchSampler, FitHistory, TrainingLoop, psnr_from_mse
 from .signal import (
@@ -254,12 +255,33 @@ def _fit_members(mem: _Members, opts: _Options, *, seeds: list[int], engine: str
     finally:
         for m, mode in zip(models, was_training):
             m.train(mode)
-    record(loop.done, evaluate(), loop.clock())
+    final = record(loop.done, evaluate(), loop.clock())
     eng.write_back(models)
     for m in models:
         m.eval()
     history.close(loop.done, stop, t_start)
+    member_psnr = final.get("member_psnr", [final["psnr"]])
+    for i, m in enumerate(models):
+        m.provenance = _provenance(mem, i, opts, seeds[i], "fit_many" if per_member_history else "fit",
+                                   member_psnr[i], history)
     return history
+
+
+def _provenance(mem: _Members, i: int, opts: _Options, seed: int, source: str, psnr: float,
+                history: FitHistory) -> Provenance:
+    """The record of member ``i``'s fit: grid, recipe, known share, PSNR, value range."""
+    model, known = mem.models[i], mem.known[i]
+    config = model.config() if isinstance(model, NeuralField) else {}
+    lo, hi = mem.shift[i] - mem.scale[i], mem.shift[i] + mem.scale[i]  # the normalisation maps [lo, hi] to [-1, 1]
+    return Provenance(
+        source=source, grid_shape=mem.spec.spatial_shape, spacing=model.domain.spacing(mem.spec.spatial_shape),
+        domain=model.domain.bounds,
+        recipe=dict(architecture=getattr(model, "architecture", type(model).__name__), config=config,
+                    steps=history.steps, lr=opts.lr, batch_size="full" if opts.batch_size is None else opts.batch_size,
+                    final_lr_ratio=opts.final_lr_ratio, warmup_steps=opts.warmup_steps, seed=seed,
+                    time_limit=opts.time_limit, stopped=history.stopped),
+        known_fraction=float(known.float().mean()), fit_psnr=float(psnr),
+        value_range=tuple((float(a), float(b)) for a, b in zip(lo, hi)))
 
 
 # --------------------------------------------------------------------------- fit
