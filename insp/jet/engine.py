@@ -45,6 +45,24 @@ class Jet:
         ``values[..., i, m]`` is ``d^alpha f_i`` for ``alpha = indices[m]``,
         in coordinate units.
     d, order : int
+
+    Examples
+    --------
+    ``f = x0^2 x1`` at ``(1, 2)``:
+
+    >>> import torch
+    >>> from insp.jet import jet
+    >>> from insp.testing import Polynomial
+    >>> q = Polynomial({(2, 1): 1.0}, dtype=torch.float64)
+    >>> J = jet(q, torch.tensor([[1.0, 2.0]], dtype=torch.float64), order=3)
+    >>> J.names
+    ['f', 'dx', 'dy', 'dxx', 'dxy', 'dyy', 'dxxx', 'dxxy', 'dxyy', 'dyyy']
+    >>> J["dxy"].tolist(), J[(2, 0)].tolist()            # 2 x0, 2 x1: by name or multi-index
+    ([[2.0]], [[4.0]])
+    >>> J.laplacian().tolist()                           # 2 x1 + 0
+    [[4.0]]
+    >>> J.gradient().tolist(), J.hessian().tolist()      # (2 x0 x1, x0^2), [[2 x1, 2 x0], [2 x0, 0]]
+    ([[[4.0, 1.0]]], [[[[4.0, 2.0], [2.0, 0.0]]]])
     """
 
     values: torch.Tensor
@@ -287,6 +305,25 @@ def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, jet_method: s
     parts, the forward Laplacian), ``power=2`` carries ``(f, grad f, Hess f,
     grad lap f, lap^2 f)``; higher powers contract the full jet of order
     ``2 * power``.  Other paths contract their full jet.
+
+    Examples
+    --------
+    >>> import math, torch, insp
+    >>> from insp.jet import jet, laplacian_at
+    >>> from insp.testing import SinusoidSum
+    >>> f = SinusoidSum([1.0], [[2.0, 0.0]], dtype=torch.float64)      # sin(2 x0): lap = -4 sin(2 x0)
+    >>> laplacian_at(f, torch.tensor([[math.pi / 4, 0.0]], dtype=torch.float64)).tolist()
+    [[-4.0]]
+
+    On a SIREN the collapsed Laplacian jet (``d + 2`` parts) agrees with the
+    contraction of the full order-2 jet:
+
+    >>> s = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0, dtype=torch.float64)
+    >>> x = torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> laplacian_at(s, x).shape
+    torch.Size([5, 1])
+    >>> bool(torch.allclose(laplacian_at(s, x), jet(s, x, order=2).laplacian()))
+    True
     """
     x = _check_field_points(field, x)
     if isinstance(power, bool) or not isinstance(power, int) or power < 1:
@@ -315,6 +352,21 @@ def laplacian_at(field: Field, x: torch.Tensor, *, power: int = 1, jet_method: s
 
 def gradient_at(field: Field, x: torch.Tensor, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
                 create_graph: bool | None = None) -> torch.Tensor:
-    """``grad f`` at ``x``, shape ``(..., c, d)`` (an order-1 jet: ``d + 1`` parts)."""
+    """``grad f`` at ``x``, shape ``(..., c, d)`` (an order-1 jet: ``d + 1`` parts).
+
+    Examples
+    --------
+    >>> import torch, insp
+    >>> from insp.jet import gradient_at, jet
+    >>> from insp.testing import SinusoidSum
+    >>> f = SinusoidSum([1.0], [[2.0, 0.0]], dtype=torch.float64)      # sin(2 x0)
+    >>> gradient_at(f, torch.zeros(1, 2, dtype=torch.float64)).tolist()   # (2 cos 0, 0)
+    [[[2.0, 0.0]]]
+    >>> s = insp.Siren(2, 3, hidden_features=16, hidden_layers=1, seed=0, dtype=torch.float64)
+    >>> x = torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> g = gradient_at(s, x)                                            # (points, channels, axes)
+    >>> g.shape, bool(torch.allclose(g, jet(s, x, order=1, jet_method="reference").gradient()))
+    (torch.Size([5, 3, 2]), True)
+    """
     J = jet(field, x, order=1, jet_method=jet_method, chunk_size=chunk_size, create_graph=create_graph)
     return J.gradient()

@@ -45,8 +45,13 @@ def _homogeneous(d: int, n: int) -> tuple[tuple[int, ...], ...]:
 def multi_indices(d: int, order: int) -> tuple[tuple[int, ...], ...]:
     """All multi-indices of total order ``<= order`` in the library's order.
 
-    >>> multi_indices(2, 2)
+    Examples
+    --------
+    >>> from insp.jet import multi_indices
+    >>> multi_indices(2, 2)                  # f, dx, dy, dxx, dxy, dyy
     ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
+    >>> multi_indices(3, 1)
+    ((0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1))
     """
     _check(d, order)
     return tuple(a for n in range(order + 1) for a in _homogeneous(d, n))
@@ -55,6 +60,8 @@ def multi_indices(d: int, order: int) -> tuple[tuple[int, ...], ...]:
 def partials_of_order(d: int, n: int) -> tuple[tuple[int, ...], ...]:
     """The multi-indices of total order exactly ``n``, in the library's order.
 
+    Examples
+    --------
     >>> partials_of_order(2, 2)
     ((2, 0), (1, 1), (0, 2))
     """
@@ -75,6 +82,8 @@ def laplacian_power(d: int, power: int) -> dict[tuple[int, ...], int]:
     multinomial theorem).  The one place this expansion is written; the jet,
     the operators, the heat series and the invariant features read it.
 
+    Examples
+    --------
     >>> laplacian_power(2, 2)   # dxxxx + 2 dxxyy + dyyyy
     {(4, 0): 1, (2, 2): 2, (0, 4): 1}
     """
@@ -83,7 +92,16 @@ def laplacian_power(d: int, power: int) -> dict[tuple[int, ...], int]:
 
 
 def num_partials(d: int, order: int) -> int:
-    """``M = C(order + d, d)``, the number of partials up to ``order``."""
+    """``M = C(order + d, d)``, the number of partials up to ``order``.
+
+    Examples
+    --------
+    >>> from insp.jet import multi_indices, num_partials
+    >>> num_partials(2, 4), num_partials(3, 2)           # C(6, 2), C(5, 3)
+    (15, 10)
+    >>> num_partials(2, 4) == len(multi_indices(2, 4))
+    True
+    """
     _check(d, order)
     return math.comb(order + d, d)
 
@@ -100,7 +118,16 @@ def _positions(d: int, order: int) -> dict[tuple[int, ...], int]:
 
 
 def index_of(alpha, d: int, order: int) -> int:
-    """Position of multi-index ``alpha`` in the stack of ``(d, order)``."""
+    """Position of multi-index ``alpha`` in the stack of ``(d, order)``.
+
+    Examples
+    --------
+    >>> from insp.jet import index_of
+    >>> index_of((1, 1), 2, 2)                           # f, dx, dy, dxx, [dxy], dyy
+    4
+    >>> index_of((0, 0, 1), 3, 4)                        # dz: after f, dx, dy
+    3
+    """
     alpha = tuple(int(a) for a in alpha)
     if len(alpha) != d or any(a < 0 for a in alpha):
         raise ValueError(f"multi-index must have {d} non-negative entries, got {alpha}")
@@ -113,7 +140,18 @@ _NAME = re.compile(r"^d([xyz]+)$")
 
 
 def parse_name(name: str, d: int) -> tuple[int, ...]:
-    """``"dxy"`` -> ``(1, 1)``; ``"f"`` (or ``""``) -> the zero multi-index."""
+    """``"dxy"`` -> ``(1, 1)``; ``"f"`` (or ``""``) -> the zero multi-index.
+
+    Examples
+    --------
+    >>> from insp.jet import parse_name
+    >>> parse_name("dxy", 2), parse_name("dzz", 3), parse_name("f", 2)
+    ((1, 1), (0, 0, 2), (0, 0))
+    >>> parse_name("dz", 2)
+    Traceback (most recent call last):
+        ...
+    ValueError: unknown derivative name 'dz': expected 'f' or 'd' followed by axis letters from 'xy', e.g. 'dx', 'dxy'
+    """
     if name in ("f", ""):
         return (0,) * d
     m = _NAME.match(name)
@@ -127,7 +165,16 @@ def parse_name(name: str, d: int) -> tuple[int, ...]:
 
 
 def name_of(alpha) -> str:
-    """``(1, 1)`` -> ``"dxy"``; zero multi-index -> ``"f"``; beyond 3-D, ``"d(a0,a1,...)"``."""
+    """``(1, 1)`` -> ``"dxy"``; zero multi-index -> ``"f"``; beyond 3-D, ``"d(a0,a1,...)"``.
+
+    Examples
+    --------
+    >>> from insp.jet import name_of, parse_name
+    >>> name_of((1, 1)), name_of((0, 0, 2)), name_of((0, 0)), name_of((1, 0, 0, 2))
+    ('dxy', 'dzz', 'f', 'd(1,0,0,2)')
+    >>> parse_name(name_of((2, 1)), 2)                   # the inverse, up to 3-D
+    (2, 1)
+    """
     if sum(alpha) == 0:
         return "f"
     if len(alpha) > len(AXIS_NAMES):

@@ -447,6 +447,33 @@ def register_taylor_rule(module_type: type):
     A rule may only use the jet's ``linear``, ``scale``, ``shift``, ``cat``,
     ``relu``, ``apply`` and ``sincos`` methods, so that it works for every
     kind of jet at once.
+
+    Examples
+    --------
+    A module that doubles its input, and a field built from it:
+
+    >>> import torch, insp
+    >>> from torch import nn
+    >>> from insp.jet import jet, laplacian_at, register_taylor_rule
+    >>> class Times2(nn.Module):
+    ...     def forward(self, x):
+    ...         return 2 * x
+    >>> @register_taylor_rule(Times2)
+    ... def _times2(module, j):
+    ...     return j.scale(2.0)                 # every Taylor coefficient doubles
+    >>> class Line(insp.Field):                 # f(x) = 2 x on [-1, 1]
+    ...     def __init__(self):
+    ...         super().__init__(insp.Domain.cube(1), 1)
+    ...         self.times2 = Times2()
+    ...     def forward(self, x):
+    ...         return self.times2(self.check_points(x))
+    ...     def taylor_modules(self):
+    ...         return [self.times2]
+    >>> x = torch.tensor([[0.25]])
+    >>> jet(Line(), x, order=2, jet_method="taylor").values.tolist()   # f, f', f''
+    [[[0.5, 2.0, 0.0]]]
+    >>> laplacian_at(Line(), x).tolist()        # the same rule serves the collapsed Laplacian jet
+    [[0.0]]
     """
 
     def deco(fn):

@@ -118,7 +118,16 @@ def _lap_weights(d: int, order: int, m: int, j: int):
 
 
 def invariant_feature_names(d: int, order: int) -> list[str]:
-    """Names of the rotation-invariant features of a jet of ``order`` in ``d`` dimensions (``g = grad f``)."""
+    """Names of the rotation-invariant features of a jet of ``order`` in ``d`` dimensions (``g = grad f``).
+
+    Examples
+    --------
+    >>> from insp.learned import invariant_feature_names
+    >>> invariant_feature_names(2, 2)
+    ['f', '|g|^2', 'lap f', 'D2 f(g,g)', '|D2 f|^2']
+    >>> len(invariant_feature_names(2, 4))               # n + 1 per order n >= 2, plus f and |g|^2
+    14
+    """
     check_int(d, "dim", minimum=1)
     check_int(order, "order", minimum=0)
     return [s[0] for s in _invariant_spec(d, order)]
@@ -133,6 +142,27 @@ def invariant_features(values: torch.Tensor, d: int, order: int) -> torch.Tensor
     distinct entries ``T_beta`` (``|beta| = m``), each standing for
     ``m!/beta!`` equal entries: ``|T|^2 = sum_beta m!/beta! T_beta^2`` and
     ``T(g, ..., g) = sum_beta m!/beta! T_beta g^beta``.
+
+    Examples
+    --------
+    For ``f = x0^2 + 3 x1^2`` at ``(0.5, -0.25)``: ``g = (1, -1.5)``,
+    ``H = diag(2, 6)``, so ``|g|^2 = 3.25``, ``lap f = 8``,
+    ``g^T H g = 15.5`` and ``|H|^2 = 40``; a rotated field, read at the
+    rotated point, gives the same numbers:
+
+    >>> import torch
+    >>> from insp.jet import jet
+    >>> from insp.learned import invariant_features
+    >>> from insp.testing import Polynomial, rotated
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)
+    >>> x = torch.tensor([[0.5, -0.25]], dtype=torch.float64)
+    >>> invariant_features(jet(p, x, order=2).values, 2, 2).tolist()
+    [[[0.4375, 3.25, 8.0, 15.5, 40.0]]]
+    >>> R = torch.tensor([[0.6, -0.8], [0.8, 0.6]], dtype=torch.float64)
+    >>> q = rotated(p, R)                                  # q(y) = p(R y), so q(R^T x) = p(x)
+    >>> feats = invariant_features(jet(q, x @ R, order=2).values, 2, 2)
+    >>> [round(v, 10) for v in feats.flatten().tolist()]
+    [0.4375, 3.25, 8.0, 15.5, 40.0]
     """
     g = values[..., 1:1 + d] if order >= 1 else None  # order-1 partials: d_x, d_y, ... in axis order
     out = []
@@ -421,6 +451,21 @@ class INSPNetField(OperatorField):
     to the network.  ``create_graph=None`` follows ``torch.is_grad_enabled()``
     (sampling renders without a graph); ``True`` keeps the graph to the inner
     field's parameters, e.g. to fit an INR through the operator.
+
+    Examples
+    --------
+    An untrained operator returns its output shift (0 here) plus ``f``
+    when residual, so it is the identity:
+
+    >>> import torch
+    >>> from insp.learned import INSPNet, INSPNetField
+    >>> from insp.testing import SinusoidSum
+    >>> f = SinusoidSum([1.0], [[3.0, 1.0]], dtype=torch.float64)
+    >>> g = INSPNet(order=2, residual=True, seed=0, dtype=torch.float64).apply(f)
+    >>> isinstance(g, INSPNetField), g.out_features
+    (True, 1)
+    >>> bool(torch.allclose(g.sample((8, 8)), f.sample((8, 8))))
+    True
     """
 
     def __init__(self, inner: Field, net: INSPNet, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK,
@@ -485,6 +530,19 @@ def save_operator(net: INSPNet, path, *, metadata: dict | None = None) -> Path:
     operator expects, the training task, data and command.  Read it with
     ``read_header(path, kind="insp-operator")``.  The file is the container
     of :mod:`insp.fields.io` (``.inspop`` by convention).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from insp.fields.io import read_header
+    >>> from insp.learned import INSPNet, save_operator
+    >>> net = INSPNet(order=2, hidden_features=8, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_operator(net, Path(tmp) / "op.inspop", metadata={"task": "demo"})
+    ...     header = read_header(path, kind="insp-operator")
+    >>> path.name, header["metadata"], header["config"]["order"]
+    ('op.inspop', {'task': 'demo'}, 2)
     """
     if not isinstance(net, INSPNet):
         raise TypeError(f"net must be an INSPNet, got {type(net).__name__}")
@@ -512,6 +570,19 @@ def load_operator(path, *, device=None) -> INSPNet:
 
     Raises :class:`~insp.fields.io.FileFormatError` for a foreign, truncated,
     corrupt or newer file, or a field file (``insp.load`` reads those).
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from pathlib import Path
+    >>> from insp.learned import INSPNet, load_operator, save_operator
+    >>> net = INSPNet(order=2, hidden_features=8, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = load_operator(save_operator(net, Path(tmp) / "op.inspop"))
+    >>> back.config() == net.config(), back.training
+    (True, False)
+    >>> all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values()))   # bit-exact
+    True
     """
     header, state = read_container(path, kind=_FORMAT)
     return _build(header, state, repr(str(path)), device).eval()

@@ -88,6 +88,15 @@ def load_pretrained(name: str) -> INSPNet:
 
     Raises ``FileNotFoundError`` if the package was installed without its
     data files (the weights are package data of ``insp.learned``).
+
+    Examples
+    --------
+    >>> from insp.learned import INSPNet, load_pretrained
+    >>> net = load_pretrained("denoise")
+    >>> isinstance(net, INSPNet), net.order, net.residual, net.training
+    (True, 2, True, False)
+    >>> load_pretrained("denoise") is net                # read once per process
+    True
     """
     ref = _weights(name)
     if not ref.is_file():
@@ -112,7 +121,20 @@ def _metadata(name: str) -> dict:
 
 
 def available_operators() -> dict[str, dict]:
-    """Every shipped operator with its metadata: task and parameters, the INR it expects, training data, times."""
+    """Every shipped operator with its metadata: task and parameters, the INR it expects, training data, times.
+
+    Examples
+    --------
+    >>> from insp.learned import available_operators
+    >>> ops = available_operators()
+    >>> sorted(ops)
+    ['blur', 'deblur', 'denoise', 'inpaint', 'inpaint_known', 'text']
+    >>> inr = ops["denoise"]["inr"]                       # the SIREN the denoiser expects
+    >>> inr["first_omega_0"], inr["hidden_omega_0"], inr["hidden_features"], inr["hidden_layers"]
+    (10.0, 30.0, 128, 3)
+    >>> ops["deblur"]["inr"]["hidden_omega_0"], ops["deblur"]["inr"]["steps"]
+    (10.0, 4000)
+    """
     return {name: dict(_metadata(name)) for name in OPERATOR_FILES}
 
 
@@ -121,6 +143,17 @@ def pretrained_domain(shape) -> Domain:
 
     ``(256, 256)`` gives ``[-1, 1]^2``; other sizes a box centred at 0 of
     half-width ``(n - 1) / 255`` per axis.
+
+    Examples
+    --------
+    >>> from insp.learned import pretrained_domain
+    >>> pretrained_domain((256, 256)).bounds
+    ((-1.0, 1.0), (-1.0, 1.0))
+    >>> dom = pretrained_domain((128, 64))
+    >>> [round(hi, 4) for _, hi in dom.bounds]            # 127 / 255, 63 / 255
+    [0.498, 0.2471]
+    >>> [round(h * 255, 6) for h in dom.spacing((128, 64))]   # samples 2/255 apart, as in training
+    [2.0, 2.0]
     """
     try:
         dims = tuple(int(n) for n in shape)
@@ -141,6 +174,21 @@ def fit_for_operator(name: str, image, *, known=None, steps: int | None = None, 
     :func:`pretrained_domain` (any image size).  ``image``: ``(H, W)`` gray or
     ``(H, W, C)``, values in [0, 1]; ``known``: the known pixels (``inpaint_known``);
     ``steps`` overrides the trained step count.
+
+    Examples
+    --------
+    A tiny image and a few steps (the trained recipe takes 1000-4000 steps):
+
+    >>> import numpy as np
+    >>> from insp.learned import denoise, fit_for_operator
+    >>> img = np.linspace(0.0, 1.0, 64).reshape(8, 8)
+    >>> field, history = fit_for_operator("denoise", img, steps=5, progress=False)
+    >>> type(field).__name__, field.first_omega_0, field.hidden_omega_0, history.steps
+    ('Siren', 10.0, 30.0, 5)
+    >>> round(field.domain.bounds[0][1] * 255, 6)         # pretrained_domain((8, 8)): half-width 7/255
+    7.0
+    >>> denoise(field).sample((8, 8)).shape                # the field the operator accepts
+    torch.Size([8, 8, 1])
     """
     import numpy as np
 
@@ -189,17 +237,72 @@ def _apply(name: str, field, check: bool) -> INSPNetField:
 
 
 def denoise(field: Field, *, check: bool = True) -> INSPNetField:
-    """Remove Gaussian noise (sigma 25/255) from an INR fitted to a noisy image (module notes)."""
+    """Remove Gaussian noise (sigma 25/255) from an INR fitted to a noisy image (module notes).
+
+    Examples
+    --------
+    The denoiser reads SIRENs with a first-layer omega of 10 (a tiny,
+    untrained one here; fit real ones with :func:`fit_for_operator`):
+
+    >>> import insp
+    >>> from insp.learned import available_operators, denoise
+    >>> available_operators()["denoise"]["inr"]["first_omega_0"]
+    10.0
+    >>> f = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, first_omega_0=10.0, seed=0)
+    >>> out = denoise(f)                                   # lazy: nothing evaluated yet
+    >>> type(out).__name__, out.sample((8, 8)).shape
+    ('INSPNetField', torch.Size([8, 8, 1]))
+    >>> denoise(insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0))   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: field has first_omega_0=30.0, but the pretrained 'denoise' operator was trained on SIRENs ...
+    """
     return _apply("denoise", field, check)
 
 
 def deblur(field: Field, *, check: bool = True) -> INSPNetField:
-    """Undo a Gaussian blur of sigma 2 pixels on an INR fitted to the blurred image (module notes)."""
+    """Undo a Gaussian blur of sigma 2 pixels on an INR fitted to the blurred image (module notes).
+
+    Examples
+    --------
+    The deblurrer reads SIRENs with hidden-layer omegas of 10 (a tiny,
+    untrained one here; fit real ones with :func:`fit_for_operator`):
+
+    >>> import insp
+    >>> from insp.learned import deblur
+    >>> f = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, hidden_omega_0=10.0, seed=0)
+    >>> deblur(f).sample((8, 8)).shape
+    torch.Size([8, 8, 1])
+    >>> deblur(insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0))   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: field has hidden_omega_0=30.0, but the pretrained 'deblur' operator was trained on SIRENs ...
+    """
     return _apply("deblur", field, check)
 
 
 def blur(field: Field, *, check: bool = True) -> INSPNetField:
-    """Gaussian blur of sigma 1 pixel, learned (``gaussian_blur`` is the closed-form one; module notes)."""
+    """Gaussian blur of sigma 1 pixel, learned (``gaussian_blur`` is the closed-form one; module notes).
+
+    Examples
+    --------
+    >>> import torch, insp
+    >>> from insp.learned import blur
+    >>> from insp.testing import SinusoidSum
+    >>> f = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0)   # omegas 30, as trained
+    >>> blur(f).sample((8, 8)).shape
+    torch.Size([8, 8, 1])
+
+    A field that is not a SIREN is refused unless ``check=False``:
+
+    >>> g = SinusoidSum([1.0], [[3.0, 1.0]], dtype=torch.float64)
+    >>> blur(g)                                            # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: the pretrained 'blur' operator was trained on SIRENs fitted by insp.fit ... got a SinusoidSum. ...
+    >>> blur(g, check=False).sample((8, 8)).shape
+    torch.Size([8, 8, 1])
+    """
     return _apply("blur", field, check)
 
 
@@ -210,6 +313,19 @@ def inpaint(field: Field, *, protocol: str = "degraded", check: bool = True) -> 
     (holes = 0; the INSP-Net paper's protocol).  ``protocol="known"``:
     ``field`` was fitted to the known pixels only (``insp.fit(img,
     known=known)``), and the operator trained on such fits refines it.
+
+    Examples
+    --------
+    >>> import insp
+    >>> from insp.learned import inpaint
+    >>> f = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0)   # tiny, untrained; omegas 30
+    >>> inpaint(f).sample((8, 8)).shape, inpaint(f, protocol="known").sample((8, 8)).shape
+    (torch.Size([8, 8, 1]), torch.Size([8, 8, 1]))
+    >>> inpaint(insp.Siren(2, 1, hidden_features=16, hidden_layers=1, first_omega_0=10.0, seed=0))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: field has first_omega_0=10.0, but the pretrained 'inpaint' operator was trained on SIRENs ...
     """
     if protocol not in ("degraded", "known"):
         raise ValueError(f"protocol must be 'degraded' or 'known', got {protocol!r}")
@@ -217,5 +333,26 @@ def inpaint(field: Field, *, protocol: str = "degraded", check: bool = True) -> 
 
 
 def remove_text(field: Field, *, check: bool = True) -> INSPNetField:
-    """Remove white text drawn over an image, on an INR fitted to the whole image (module notes)."""
+    """Remove white text drawn over an image, on an INR fitted to the whole image (module notes).
+
+    The operator's registry name is ``"text"`` (``available_operators()["text"]``,
+    ``fit_for_operator("text", image)``).
+
+    Examples
+    --------
+    Colour fields are processed channel by channel:
+
+    >>> import insp
+    >>> from insp.learned import available_operators, remove_text
+    >>> inr = available_operators()["text"]["inr"]
+    >>> f = insp.Siren(2, 3, hidden_features=16, hidden_layers=1, first_omega_0=inr["first_omega_0"],
+    ...                hidden_omega_0=inr["hidden_omega_0"], seed=0)   # tiny, untrained, 3 channels
+    >>> remove_text(f).sample((8, 8)).shape
+    torch.Size([8, 8, 3])
+    >>> remove_text(insp.Siren(2, 3, hidden_features=16, hidden_layers=1, first_omega_0=10.0, seed=0))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: field has first_omega_0=10.0, but the pretrained 'text' operator was trained on SIRENs ...
+    """
     return _apply("text", field, check)

@@ -37,9 +37,20 @@ def linear_operator(field: Field, terms: dict, *, name: str = "L", **kw) -> Line
 
     Keys are multi-indices or names (``{"dxx": 1, "dyy": 1}`` is the Laplacian).
 
-    >>> import insp
-    >>> from insp.ops import linear_operator
-    >>> lap = linear_operator(insp.Siren(2, 1, seed=0), {"dxx": 1.0, "dyy": 1.0})
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import laplacian, linear_operator
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # x0^2 + 3 x1^2
+    >>> x = torch.tensor([[0.0, 0.0], [0.5, -0.25]], dtype=torch.float64)
+    >>> linear_operator(p, {"dxx": 1.0, "dyy": -1.0})(x).tolist()        # 2 - 6
+    [[-4.0], [-4.0]]
+    >>> linear_operator(p, {(1, 0): 1.0})(x).tolist()                    # multi-index keys: d/dx0 = 2 x0
+    [[0.0], [1.0]]
+    >>> lap = linear_operator(p, {"dxx": 1.0, "dyy": 1.0})               # the Laplacian, by hand
+    >>> bool(torch.equal(lap(x), laplacian(p)(x)))
+    True
     """
     check_field(field)
     d = field.in_features
@@ -64,7 +75,22 @@ def _dtype(field: Field):
 
 
 def gradient(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
-    """``grad f``: ``c * d`` channels, ``[..., i * d + k] = d_k f_i``."""
+    """``grad f``: ``c * d`` channels, ``[..., i * d + k] = d_k f_i``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import gradient
+    >>> from insp.testing import Polynomial, SinusoidSum
+    >>> f = SinusoidSum([1.0], [[2.0, 0.0]], dtype=torch.float64)        # sin(2 x0)
+    >>> gradient(f)(torch.zeros(1, 2, dtype=torch.float64)).tolist()     # (2 cos 0, 0)
+    [[2.0, 0.0]]
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # x0^2 + 3 x1^2
+    >>> gradient(p)(torch.tensor([[0.5, -0.25]], dtype=torch.float64)).tolist()   # (2 x0, 6 x1)
+    [[1.0, -1.5]]
+    >>> gradient(p).sample((4, 4)).shape                                 # a lazy Field: sample it
+    torch.Size([4, 4, 2])
+    """
     check_field(field)
     d, c = field.in_features, field.out_features
     A = _zeros(field, c * d, 1)
@@ -75,7 +101,21 @@ def gradient(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAUL
 
 
 def divergence(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
-    """``div v = sum_k d_k v_k`` of a vector field with ``c = d`` channels."""
+    """``div v = sum_k d_k v_k`` of a vector field with ``c = d`` channels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import divergence, gradient
+    >>> from insp.testing import Polynomial
+    >>> v = Polynomial({(1, 0): [1.0, 0.0], (0, 1): [0.0, 2.0]}, dtype=torch.float64)   # v = (x0, 2 x1)
+    >>> x = torch.tensor([[0.0, 0.0], [0.5, -0.25]], dtype=torch.float64)
+    >>> divergence(v)(x).tolist()                                        # 1 + 2
+    [[3.0], [3.0]]
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)
+    >>> divergence(gradient(p))(x).tolist()                              # div grad = the Laplacian
+    [[8.0], [8.0]]
+    """
     check_field(field)
     d = field.in_features
     if field.out_features != d:
@@ -92,6 +132,22 @@ def laplacian(field: Field, *, power: int = 1, jet_method: str = "auto",
     """``lap^power f`` per channel (``power=1``: ``sum_k d_k^2 f``).
 
     Evaluated with the collapsed Laplacian jets of :func:`insp.jet.laplacian_at`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import laplacian
+    >>> from insp.testing import Polynomial, SinusoidSum
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # x0^2 + 3 x1^2
+    >>> x = torch.tensor([[0.0, 0.0], [0.5, -0.25]], dtype=torch.float64)
+    >>> laplacian(p)(x).tolist()                                         # 2 + 6, everywhere
+    [[8.0], [8.0]]
+    >>> laplacian(p, power=2)(x).tolist()                                # lap^2 of a quadratic
+    [[0.0], [0.0]]
+    >>> f = SinusoidSum([1.0], [[3.0, 4.0]], dtype=torch.float64)        # sin(3 x0 + 4 x1)
+    >>> y = torch.tensor([[0.1, 0.2]], dtype=torch.float64)
+    >>> bool(torch.allclose(laplacian(f)(y), -25 * f(y)))                # -|k|^2 f
+    True
     """
     check_field(field)
     if isinstance(power, bool) or not isinstance(power, int) or power < 1:
@@ -105,7 +161,20 @@ def laplacian(field: Field, *, power: int = 1, jet_method: str = "auto",
 
 
 def hessian(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
-    """``Hess f``: ``c * d * d`` channels, ``[..., (i * d + k) * d + l] = d_k d_l f_i``."""
+    """``Hess f``: ``c * d * d`` channels, ``[..., (i * d + k) * d + l] = d_k d_l f_i``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import hessian
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (1, 1): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # x0^2 + x0 x1 + 3 x1^2
+    >>> H = hessian(p)(torch.tensor([[0.5, -0.25]], dtype=torch.float64))
+    >>> H.tolist()                                                       # [[2, 1], [1, 6]], row-major
+    [[2.0, 1.0, 1.0, 6.0]]
+    >>> H.reshape(2, 2).tolist()
+    [[2.0, 1.0], [1.0, 6.0]]
+    """
     check_field(field)
     d, c = field.in_features, field.out_features
     A = _zeros(field, c * d * d, 2)
@@ -118,7 +187,20 @@ def hessian(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT
 
 def directional_derivative(field: Field, *, direction, jet_method: str = "auto",
                            chunk_size: int = DEFAULT_JET_CHUNK) -> LinearOperatorField:
-    """``v . grad f`` per channel for a constant ``direction`` ``v`` of length ``d`` (not normalised)."""
+    """``v . grad f`` per channel for a constant ``direction`` ``v`` of length ``d`` (not normalised).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import directional_derivative
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # grad p = (2 x0, 6 x1)
+    >>> x = torch.tensor([[0.5, -0.25]], dtype=torch.float64)
+    >>> directional_derivative(p, direction=[1.0, 1.0])(x).tolist()      # 1 - 1.5
+    [[-0.5]]
+    >>> directional_derivative(p, direction=[0.0, 2.0])(x).tolist()      # not normalised: 2 * (-1.5)
+    [[-3.0]]
+    """
     check_field(field)
     d = field.in_features
     v = torch.as_tensor(direction, dtype=torch.float64).flatten()
@@ -135,6 +217,23 @@ def sharpen(field: Field, *, amount: float = 1.0, jet_method: str = "auto",
     ``amount`` has units of squared coordinate length; ``amount = s^2 / 2``
     undoes, to first order, a Gaussian blur of std ``s`` (the heat equation
     run backwards).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import sharpen
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # lap p = 8
+    >>> x = torch.tensor([[0.0, 0.0], [0.5, -0.25]], dtype=torch.float64)
+    >>> sharpen(p, amount=0.5)(x).tolist()                               # p - 0.5 * 8
+    [[-4.0], [-3.5625]]
+
+    Sharpening by ``s^2 / 2`` undoes a blur of std ``s`` exactly on a
+    quadratic (blur adds ``4 s^2`` to ``p``):
+
+    >>> s = 0.3
+    >>> bool(torch.allclose(sharpen(p.blurred(s), amount=s ** 2 / 2)(x), p(x)))
+    True
     """
     check_field(field)
     if not (isinstance(amount, (int, float)) and math.isfinite(amount)):
@@ -162,7 +261,21 @@ class GradientMagnitude(OperatorField):
 
 def gradient_magnitude(field: Field, *, jet_method: str = "auto", chunk_size: int = DEFAULT_JET_CHUNK) -> OperatorField:
     """Edge strength ``|grad f_i|`` per channel (a nonlinear operator; its own derivatives go
-    through the general path)."""
+    through the general path).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import gradient_magnitude
+    >>> from insp.testing import Polynomial
+    >>> r = Polynomial({(1, 0): 3.0, (0, 1): 4.0}, dtype=torch.float64)   # 3 x0 + 4 x1
+    >>> x = torch.tensor([[0.1, -0.7], [0.5, 0.5], [-1.0, 1.0]], dtype=torch.float64)
+    >>> gradient_magnitude(r)(x).tolist()                                # |(3, 4)| = 5 everywhere
+    [[5.0], [5.0], [5.0]]
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)
+    >>> round(gradient_magnitude(p)(torch.tensor([[0.5, -0.25]], dtype=torch.float64)).item(), 4)  # |(1, -1.5)|
+    1.8028
+    """
     check_field(field)
     return GradientMagnitude(field, jet_method=jet_method, chunk_size=chunk_size)
 

@@ -16,7 +16,21 @@ __all__ = ["edges", "pixel_gradient", "non_maximum_suppression"]
 
 def pixel_gradient(field: Field, shape, *, channel: int = 0, jet_method: str = "auto",
                    chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
-    """The field's exact gradient on the grid ``shape`` in **pixel units**, ``(d, *shape)``."""
+    """The field's exact gradient on the grid ``shape`` in **pixel units**, ``(d, *shape)``.
+
+    A derivative along axis ``k`` in pixel units is the coordinate-unit one
+    times the grid spacing ``(high_k - low_k) / (n_k - 1)`` (see :mod:`insp.units`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import pixel_gradient
+    >>> from insp.testing import Polynomial
+    >>> r = Polynomial({(1, 0): 2.0, (0, 1): -1.0}, dtype=torch.float64)   # grad r = (2, -1), coordinate units
+    >>> g = pixel_gradient(r, (5, 5))                                     # spacing 2 / 4 = 0.5
+    >>> g.shape, g[:, 0, 0].tolist(), g[:, 3, 2].tolist()
+    ((2, 5, 5), [1.0, -0.5], [1.0, -0.5])
+    """
     check_field(field)
     shape = check_shape(shape, field.in_features)
     if not (0 <= channel < field.out_features):
@@ -39,6 +53,14 @@ def non_maximum_suppression(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
 
     The magnitude is interpolated bilinearly at one pixel on either side along
     the (unit) gradient direction; ``gx`` is the derivative along axis 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from insp.ops import non_maximum_suppression
+    >>> gx = np.array([0.0, 1.0, 3.0, 1.0, 0.0])[:, None].repeat(3, axis=1)   # a ridge across axis 0
+    >>> non_maximum_suppression(gx, np.zeros_like(gx))[:, 1].tolist()       # only its crest stays
+    [0.0, 0.0, 3.0, 0.0, 0.0]
     """
     from scipy.ndimage import map_coordinates
 
@@ -66,6 +88,22 @@ def edges(field: Field, shape, *, low_threshold: float | None = None, high_thres
     Returns
     -------
     ndarray of bool, ``shape``.
+
+    Examples
+    --------
+    ``sin(2 x0)`` is steepest on the row ``x0 = 0`` (pixel-unit slope
+    ``2 * 0.1 = 0.2`` on 21 rows over [-1, 1]) and at the border rows
+    (``|2 cos 2| * 0.1 = 0.083``, a local maximum there):
+
+    >>> import numpy as np, torch
+    >>> from insp.ops import edges
+    >>> from insp.testing import SinusoidSum
+    >>> f = SinusoidSum([1.0], [[2.0, 0.0]], dtype=torch.float64)
+    >>> e = edges(f, (21, 21), low_threshold=0.1, high_threshold=0.15)
+    >>> e.shape, e.dtype, np.flatnonzero(e.any(axis=1)).tolist(), int(e.sum())
+    ((21, 21), dtype('bool'), [10], 21)
+    >>> np.flatnonzero(edges(f, (21, 21)).any(axis=1)).tolist()             # the lower default thresholds
+    [0, 10, 20]
     """
     from skimage.filters import apply_hysteresis_threshold
 

@@ -36,6 +36,22 @@ class OperatorField(Field):
         Derivative path for the inner field (see :func:`insp.jet.jet`).
     chunk_size : int
         Points per derivative pass.
+
+    Examples
+    --------
+    A new operator on the jet of its inner field (here ``|d f / d x0|``):
+
+    >>> import torch
+    >>> from insp.ops import OperatorField
+    >>> from insp.testing import Polynomial
+    >>> class Slope(OperatorField):
+    ...     def forward(self, x):
+    ...         return self._jet(self.check_points(x), 1)["dx"].abs()
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # d p / d x0 = 2 x0
+    >>> Slope(p, 1)(torch.tensor([[-0.5, 0.3]], dtype=torch.float64)).tolist()
+    [[1.0]]
+    >>> Slope(p, 1).sample((3, 3)).shape                                 # a Field like any other
+    torch.Size([3, 3, 1])
     """
 
     def __init__(self, inner: Field, out_features: int, *, jet_method: str = "auto",
@@ -67,6 +83,22 @@ class LinearOperatorField(OperatorField):
         Highest derivative order of ``L``.
     name : str
         For ``repr``.
+
+    Examples
+    --------
+    ``dx + dy`` from its coefficients over ``multi_indices(2, 1) = ((0, 0), (1, 0), (0, 1))``:
+
+    >>> import torch
+    >>> from insp.ops import LinearOperatorField, laplacian
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # grad p = (2 x0, 6 x1)
+    >>> A = torch.tensor([[[0.0, 1.0, 1.0]]], dtype=torch.float64)       # (c_out, c_in, M) = (1, 1, 3)
+    >>> L = LinearOperatorField(p, A, 1, name="dx + dy")
+    >>> L(torch.tensor([[0.5, -0.25]], dtype=torch.float64)).tolist()   # 1 - 1.5
+    [[-0.5]]
+    >>> lap = laplacian(p)                                               # the operators build these
+    >>> type(lap).__name__, lap.order, tuple(lap.coefficients.shape)
+    ('LinearOperatorField', 2, (1, 1, 6))
     """
 
     def __init__(self, inner: Field, coefficients: torch.Tensor, order: int, *, name: str = "L",

@@ -402,6 +402,21 @@ class PoissonBlendField(Field):
     piecewise multilinear, so only first derivatives are offered
     (``max_derivative_order = 1``); for higher orders re-fit the sampled
     result (``insp.fit(field.sample(shape))``).
+
+    Examples
+    --------
+    With an empty mask there is nothing to blend: the field is the target.
+
+    >>> import numpy as np, torch
+    >>> from insp.ops import PoissonBlendField, poisson_blend
+    >>> from insp.testing import Polynomial
+    >>> s = Polynomial({(1, 0): 1.0}, dtype=torch.float64)
+    >>> t = Polynomial({(0, 1): 2.0}, dtype=torch.float64)
+    >>> b = poisson_blend(s, t, np.zeros((8, 8), bool), shape=(8, 8), progress=False)
+    >>> isinstance(b, PoissonBlendField), b.potential is None, b.max_derivative_order
+    (True, True, 1)
+    >>> bool(torch.equal(b.sample((8, 8)), t.sample((8, 8))))
+    True
     """
 
     max_derivative_order = 1

@@ -300,6 +300,20 @@ def integrate_gradient(target_grad: Field, shape: Sequence[int], *, dtype=None, 
     the normal equations ``D^T D u = D^T b``, whose matrix is the Neumann
     Laplacian of the grid, diagonalised by the DCT-II -- an exact solve in
     O(P log P).  :func:`fit_gradients` starts from this potential.
+
+    Examples
+    --------
+    Simpson's rule is exact on the linear gradient of a quadratic, so the
+    potential is the quadratic itself, up to its mean:
+
+    >>> import numpy as np, torch
+    >>> from insp.ops import gradient, integrate_gradient
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)   # x0^2 + 3 x1^2
+    >>> u = integrate_gradient(gradient(p), (17, 17))
+    >>> ref = p.sample((17, 17)).numpy()
+    >>> u.shape, bool(np.abs(u - (ref - ref.mean())).max() < 1e-10)
+    ((17, 17, 1), True)
     """
     from scipy import fft as sfft
 
@@ -443,6 +457,25 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     the mean squared error at the anchor points otherwise.  The gradient is
     the exact Taylor-mode gradient of the network, differentiated with respect
     to its parameters (``create_graph=True``).
+
+    Examples
+    --------
+    A tiny SIREN and a few updates (real fits use the defaults, see
+    ``docs/poisson.md``):
+
+    >>> import torch, insp
+    >>> from insp.ops import fit_gradients, gradient
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0, (0, 2): 3.0}, dtype=torch.float64)
+    >>> model = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0, dtype=torch.float64)
+    >>> field, history = fit_gradients(gradient(p), model=model, shape=(16, 16), steps=5, init_steps=20,
+    ...                                progress=False)
+    >>> field is model, history.steps, history.config["init"]
+    (True, 5, 'integrate')
+    >>> history.config["init_psnr"] > 5          # the value fit to the integrated potential (dB)
+    True
+    >>> field.sample((16, 16)).shape
+    torch.Size([16, 16, 1])
     """
     D = GRADIENT_FIT_DEFAULTS
     lr_given = lr
@@ -567,6 +600,21 @@ def fit_laplacian(target_laplacian, *, domain: Domain | None = None, anchor=0.0,
     to the network's bias; ``Anchor.boundary(values)`` pins it (Dirichlet
     problem).  ``value_range`` should be given (the default guess, 1, suits
     images in [0, 1]).
+
+    Examples
+    --------
+    A constant Laplacian of 8 on a 16 x 16 grid (that of ``x0^2 + 3 x1^2``),
+    a tiny SIREN and a few updates:
+
+    >>> import numpy as np, torch, insp
+    >>> from insp.ops import fit_laplacian
+    >>> model = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0, dtype=torch.float64)
+    >>> field, history = fit_laplacian(np.full((16, 16), 8.0), model=model, steps=10, value_range=4.0,
+    ...                                progress=False)
+    >>> field is model, history.steps, history.config["kind"], history.config["shape"]
+    (True, 10, 'laplacian', [16, 16])
+    >>> history.loss[-1] < history.loss[0]       # the normalised Laplacian loss went down
+    True
     """
     steps, lr, batch_size, anchor_weight, anchor = _derivative_fit_settings(steps, lr, batch_size, anchor_weight,
                                                                            anchor)

@@ -30,6 +30,20 @@ class CompositeGradient(Field):
 
     Layout as :func:`insp.ops.gradient` (channel-major).  See
     :func:`composite_gradient`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.fields import Domain
+    >>> from insp.fields.transforms import GridField
+    >>> from insp.ops import BLEND_MODES, CompositeGradient
+    >>> from insp.testing import Polynomial
+    >>> s = Polynomial({(1, 0): 1.0}, dtype=torch.float64)   # gradient (1, 0)
+    >>> t = Polynomial({(0, 1): 2.0}, dtype=torch.float64)   # gradient (0, 2), the stronger one
+    >>> inside = GridField(torch.ones(3, 3, dtype=torch.float64), Domain.cube(2))
+    >>> x = torch.zeros(1, 2, dtype=torch.float64)
+    >>> {mode: CompositeGradient(s, t, inside, mode=mode)(x).tolist() for mode in BLEND_MODES}
+    {'replace': [[1.0, 0.0]], 'mixed': [[0.0, 2.0]], 'average': [[0.5, 1.0]]}
     """
 
     def __init__(self, source: Field, target: Field, mask: Field, *, mode: str = "replace"):
