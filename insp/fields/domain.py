@@ -8,6 +8,11 @@ Conventions (fixed once for the whole library):
 * coordinate ``k`` corresponds to array axis ``k`` ("ij" indexing): for an image
   array ``img[i, j]``, coordinate 0 runs down the rows and coordinate 1 along
   the columns.
+
+A domain may be in the units of the data (a shape's domain is its mesh's
+bounding box, in the mesh's units: :meth:`Domain.around`); networks see it
+through :meth:`Domain.to_unit`, the similarity onto ``[-1, 1]^d`` (one scale
+for every axis, so distances scale by one factor).
 """
 
 from __future__ import annotations
@@ -64,6 +69,49 @@ class Domain:
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         return cls(((low, high),) * dim)
+
+    @classmethod
+    def around(cls, points, *, margin: float = 0.1) -> "Domain":
+        """The cube around the bounding box of ``points`` (``(n, d)``), its half side ``1 + margin`` times the
+        box's largest half extent (so the box, scaled by :meth:`to_unit`, fills ``[-1, 1]^d`` less the margin).
+
+        Examples
+        --------
+        >>> import torch
+        >>> Domain.around(torch.tensor([[0.0, 0.0, 0.0], [4.0, 2.0, 1.0]]), margin=0.25).bounds
+        ((-0.5, 4.5), (-1.5, 3.5), (-2.0, 3.0))
+        """
+        p = torch.as_tensor(points, dtype=torch.float64)
+        if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
+            raise ValueError(f"points must have shape (n, d) with n >= 1, got {tuple(p.shape)}")
+        if not torch.isfinite(p).all():
+            raise ValueError("points contains NaN or infinite values")
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not (0 <= margin < math.inf):
+            raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+        lo, hi = p.min(dim=0).values, p.max(dim=0).values
+        half = float((hi - lo).max()) / 2 * (1 + margin)
+        if not half > 0:
+            raise ValueError("points must not all coincide: their bounding box is a single point")
+        centre = ((lo + hi) / 2).tolist()
+        return cls(tuple((c - half, c + half) for c in centre))
+
+    @property
+    def centre(self) -> tuple[float, ...]:
+        """The box's centre."""
+        return tuple((lo + hi) / 2 for lo, hi in self.bounds)
+
+    @property
+    def half_width(self) -> float:
+        """The largest half extent: :meth:`to_unit` divides by it."""
+        return max((hi - lo) / 2 for lo, hi in self.bounds)
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - centre) / half_width``: the similarity taking the domain into ``[-1, 1]^d``."""
+        return (x - x.new_tensor(self.centre)) / self.half_width
+
+    def from_unit(self, u: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`to_unit`."""
+        return u * self.half_width + u.new_tensor(self.centre)
 
     @property
     def dim(self) -> int:

@@ -33,7 +33,7 @@ from typing import Any
 __all__ = ["Provenance", "SOURCES"]
 
 #: how a field came to be
-SOURCES = ("fit", "fit_many", "analytic", "operator", "distilled", "imported", "unknown")
+SOURCES = ("fit", "fit_many", "fit_sdf", "analytic", "operator", "distilled", "imported", "unknown")
 
 
 @dataclass(frozen=True)

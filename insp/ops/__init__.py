@@ -4,6 +4,8 @@
 * :mod:`~insp.ops.differential` -- gradient, divergence, Laplacian (and its powers), Hessian, directional
   derivative, unsharp masking, gradient magnitude, the learnable :class:`DifferentialPolynomial`;
 * :mod:`~insp.ops.gaussian` -- Gaussian blur (heat series, quadrature, lattice);
+* :mod:`~insp.ops.shape` -- shapes as signed-distance fields: normals, mean and Gaussian curvature, the eikonal
+  residual, smoothing (heat series, curvature flow);
 * :mod:`~insp.ops.edges` -- Canny-like edge maps from exact gradients;
 * :mod:`~insp.ops.poisson` -- gradient-domain fitting and Poisson blending.
 
@@ -32,6 +34,15 @@ from .gaussian import (
                            lattice_blur,
 )
 from .linear import LinearOperatorField, OperatorField
+from .shape import (
+                           SMOOTHING_METHODS,
+                           ShapeOperator,
+                           eikonal_residual,
+                           gaussian_curvature,
+                           mean_curvature,
+                           normals,
+                           smooth_shape,
+)
 from .poisson import (
                            BLEND_MODES,
                            INTEGRATION_SHAPE,
@@ -50,4 +61,5 @@ __all__ = ["DifferentialPolynomial", "directional_derivative", "divergence", "gr
            "BLUR_METHODS", "GaussianBlur", "SeriesDivergenceError", "gaussian_blur", "heat_series_coefficients",
            "lattice_blur", "LinearOperatorField", "OperatorField", "BLEND_MODES", "INTEGRATION_SHAPE", "Anchor",
            "CompositeGradient", "PoissonBlendField", "composite_gradient", "fit_gradients", "fit_laplacian",
-           "integrate_gradient", "poisson_blend"]
+           "integrate_gradient", "poisson_blend", "SMOOTHING_METHODS", "ShapeOperator", "eikonal_residual",
+           "gaussian_curvature", "mean_curvature", "normals", "smooth_shape"]

@@ -4,6 +4,9 @@
   known in closed form (:class:`GaussianSum`, :class:`SinusoidSum`,
   :class:`Polynomial`, their sums and warps, :func:`translated`,
   :func:`rotated`), so an operator is checked against the truth;
+* :mod:`insp.testing.sdf`: signed-distance shapes with closed-form normals
+  and curvatures (:class:`SphereSDF`, :class:`CylinderSDF`, :class:`TorusSDF`,
+  :class:`BoxSDF`);
 * :mod:`insp.testing.strategies`: hypothesis strategies (:func:`sirens`,
   :func:`fourier_mlps`, :func:`analytic_fields`, :func:`points`);
   ``hypothesis`` is imported only when one is called.
@@ -23,9 +26,10 @@ from .analytic import (
     rotated,
     translated,
 )
+from .sdf import BoxSDF, CylinderSDF, SphereSDF, TorusSDF
 from .strategies import ANALYTIC_KINDS, analytic_fields, fourier_mlps, points, sirens
 
 __all__ = [
     "AnalyticField", "GaussianSum", "SinusoidSum", "Polynomial", "AnalyticSum", "Warped", "WarpedField",
-    "translated", "rotated", "sirens", "fourier_mlps", "analytic_fields", "points", "ANALYTIC_KINDS",
+    "translated", "rotated", "SphereSDF", "CylinderSDF", "TorusSDF", "BoxSDF", "sirens", "fourier_mlps", "analytic_fields", "points", "ANALYTIC_KINDS",
 ]
