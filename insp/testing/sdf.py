@@ -174,17 +174,17 @@ class BoxSDF(_AnalyticSDF):
         h = torch.as_tensor(half, dtype=torch.float64)
         if h.shape != (3,) or not torch.isfinite(h).all() or not (h > 0).all():
             raise ValueError(f"half must be 3 positive finite numbers, got {half!r}")
-        self.register_buffer("half", h.to(self.centre))
+        self.register_buffer("half_extents", h.to(self.centre))
 
     def forward(self, x):
-        q = self._local(x).abs() - self.half.to(x.dtype)
+        q = self._local(x).abs() - self.half_extents.to(x.dtype)
         outside = torch.linalg.vector_norm(q.clamp(min=0.0), dim=-1, keepdim=True)
         inside = q.max(dim=-1, keepdim=True).values.clamp(max=0.0)
         return outside + inside
 
     def area(self) -> float:
-        a, b, c = (2 * self.half).tolist()
+        a, b, c = (2 * self.half_extents).tolist()
         return 2 * (a * b + b * c + a * c)
 
     def volume(self) -> float:
-        return float(torch.prod(2 * self.half))
+        return float(torch.prod(2 * self.half_extents))

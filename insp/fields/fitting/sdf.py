@@ -218,6 +218,28 @@ def _pool(target: _Target, samples: int, near, rng: np.random.Generator, with_tr
 # --------------------------------------------------------------------------- the fit
 
 
+def _value_and_gradient(model: Siren, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``f(x)`` ``(n,)`` and ``grad f(x)`` ``(n, 3)`` of a SIREN by forward tangents through its layers.
+
+    The three tangents ride along the forward pass (``(n, 3, width)``), so the
+    eikonal and normal losses cost about four forward passes and one backward
+    pass, instead of the double backward of ``autograd.grad(create_graph=True)``
+    (ten times slower here on CPU).
+    """
+    layers = list(model.net)
+    z = x
+    t = torch.eye(3, dtype=x.dtype, device=x.device).expand(x.shape[0], 3, 3)  # d z / d x, (n, 3, in)
+    for k in range(0, len(layers) - 2, 2):
+        lin, act = layers[k], layers[k + 1]
+        pre = act.omega_0 * lin(z)
+        z = torch.sin(pre)
+        t = act.omega_0 * torch.cos(pre)[:, None, :] * (t @ lin.weight.T)
+    out, affine = layers[-2], layers[-1]
+    y = affine(out(z))[:, 0]
+    g = (t @ out.weight.T)[..., 0] * affine.scale[0]
+    return y, g
+
+
 def _fold_domain(model: Siren, domain: Domain) -> None:
     """Make a SIREN trained on ``u = domain.to_unit(x)`` with distances in units of ``half_width`` take ``x``
     and return distances in the domain's units (first layer ``W / s``, ``b - W c / s``; output times ``s``)."""
@@ -350,12 +372,13 @@ def fit_sdf(shape, *, recipe: str = "regression", domain: Domain | None = None, 
     def step_fn(step, t_now):
         i_s, i_o = surf_sampler.next(), off_sampler.next()
         need_grad = recipe == "siren" or eikonal_weight > 0
-        x = torch.cat([U_s[i_s], U_o[i_o]]).requires_grad_(need_grad)
-        y = model(x)[:, 0]
+        x = torch.cat([U_s[i_s], U_o[i_o]])
         ns_ = len(i_s)
         if need_grad:
-            g = torch.autograd.grad(y.sum(), x, create_graph=True)[0]
+            y, g = _value_and_gradient(model, x)
             eik = ((g.norm(dim=-1) - 1) ** 2).mean()
+        else:
+            y = model(x)[:, 0]
         if recipe == "regression":
             target_d = torch.cat([D_s[i_s], D_o[i_o]])
             loss = ((y - target_d) ** 2).mean() + (eikonal_weight * eik if need_grad else 0.0)
