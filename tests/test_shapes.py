@@ -221,18 +221,27 @@ def test_mesh_signed_distance_is_negative_inside():
 
 
 @pytest.fixture(scope="module")
-def fitted_capsule():
+def one_thread():
+    # OpenMP spin-waits make two threads slower than one on a shared 2-core runner
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def fitted_capsule(one_thread):
     # a capsule in its own units (length 4, radius 1, shifted): results must come back in those units
     mesh = trimesh.creation.capsule(height=2.0, radius=1.0, count=[16, 16])
     mesh.apply_translation([10.0, -3.0, 2.0])
     torch.manual_seed(0)
-    f, hist = fit_sdf(mesh, steps=200, samples=9000, batch_size=1024, progress=False)
+    f, hist = fit_sdf(mesh, steps=300, samples=20000, batch_size=2048, progress=False)
     return mesh, f, hist
 
 
 def test_fit_sdf_from_a_mesh_returns_mesh_units(fitted_capsule):
     mesh, f, hist = fitted_capsule
-    assert f.provenance.source == "fit_sdf" and hist.steps == 200
+    assert f.provenance.source == "fit_sdf" and hist.steps == 300
     lo, hi = np.array(f.domain.bounds).T
     assert np.all(lo < mesh.bounds[0]) and np.all(hi > mesh.bounds[1])
     probe = torch.tensor([[10.7, -3.0, 2.0], [11.5, -3.0, 2.0], [10.0, -3.0, 4.5]])  # depth 0.3; 0.5 and 0.5 out
@@ -244,16 +253,16 @@ def test_fit_sdf_from_a_mesh_returns_mesh_units(fitted_capsule):
     assert m["chamfer"] < 0.05 and m["normal_consistency"] > 0.97
 
 
-def test_fit_sdf_from_a_volume_and_from_a_field():
+def test_fit_sdf_from_a_volume_and_from_a_field(one_thread):
     sphere = SphereSDF(0.5)
     vol = sphere.sample((24, 24, 24))[..., 0]
     for source in (vol, sphere):
-        f, _ = fit_sdf(source, steps=120, samples=6000, batch_size=1024, progress=False)
-        x = torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.0, 0.3], [0.0, 0.8, 0.0]])
-        np.testing.assert_allclose(f(x).detach()[:, 0].numpy(), [0.0, -0.2, 0.3], atol=0.05)
+        f, _ = fit_sdf(source, steps=150, samples=9000, batch_size=2048, progress=False)
+        x = torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.0, 0.4], [0.0, 0.6, 0.0]])
+        np.testing.assert_allclose(f(x).detach()[:, 0].numpy(), [0.0, -0.1, 0.1], atol=0.03)
 
 
-def test_fit_sdf_siren_recipe_runs_and_fits_a_sphere():
+def test_fit_sdf_siren_recipe_runs_and_fits_a_sphere(one_thread):
     f, hist = fit_sdf(SphereSDF(0.5), recipe="siren", steps=150, samples=6000, batch_size=1024, progress=False)
     assert hist.loss[-1] < hist.loss[0]
     x = torch.tensor([[0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.0, 0.5]])
