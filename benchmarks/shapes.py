@@ -1,6 +1,7 @@
 """Shapes as signed-distance INRs: fitting, curvature, smoothing against trimesh, cost of the 3-D jet.
 
-    python -m benchmarks.shapes            # about 15 minutes on one thread of a shared 2-core box
+    python -m benchmarks.shapes --steps 300 --batch-size 2048 --samples 50000 --grid 64   # the figures of
+                                           # docs/shapes.md: about 25 minutes on one thread of a busy 2-core box
     python -m benchmarks.shapes --quick    # a smoke run (small fits, one noise level)
 
 Cases come from seeded generators (:func:`meshes`, :func:`noisy_cases`).  The
@@ -49,7 +50,7 @@ OUT = Path(__file__).resolve().parent / "results"
 TRAIN = ("capsule", "sphere")
 TEST = ("torus", "box")
 NOISE = (0.005, 0.01)  # std of the normal displacement, in units of the bounding-box diagonal
-SIGMAS = (0.008, 0.012, 0.016, 0.024)  # smoothing sigma, units of the diagonal
+SIGMAS = (0.008, 0.012, 0.018)  # smoothing sigma, units of the diagonal
 ITERATIONS = (1, 2, 3, 5, 10, 20, 40)
 
 
@@ -88,7 +89,7 @@ def scores(surface, clean, samples: int) -> dict:
 
 def _fit(mesh, args, **kw):
     t = time.perf_counter()
-    f, hist = fit_sdf(mesh, steps=args.steps, samples=args.samples, progress=False, **kw)
+    f, hist = fit_sdf(mesh, steps=args.steps, samples=args.samples, batch_size=args.batch_size, progress=False, **kw)
     return f, time.perf_counter() - t
 
 
@@ -99,8 +100,7 @@ def section_fit(args, log) -> tuple[dict, dict]:
     ms = meshes()
     grid = (args.grid,) * 3
     rows, fields = [], {}
-    recipes = {"regression (default)": {}, "regression, first_omega_0=30": dict(model=None, first_omega_0=30.0),
-               "siren losses": dict(recipe="siren")}
+    recipes = {"regression (default)": {}, "siren losses": dict(recipe="siren")}
     for name in TRAIN + TEST:
         for label, kw in recipes.items():
             if name in TEST and label != "regression (default)":
@@ -256,6 +256,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=SDF_DEFAULTS["steps"])
     ap.add_argument("--samples", type=int, default=SDF_DEFAULTS["samples"])
+    ap.add_argument("--batch-size", type=int, default=SDF_DEFAULTS["batch_size"])
     ap.add_argument("--grid", type=int, default=96)
     ap.add_argument("--metric-samples", type=int, default=30000)
     ap.add_argument("--parts", default="jet,fit,curvature,smoothing")
@@ -271,6 +272,7 @@ def main():
     path = out_dir / ("shapes_quick.json" if args.quick else "shapes.json")
     res = json.loads(path.read_text()) if path.exists() else {}
     res["meta"] = run_metadata(quick=args.quick, threads=args.threads, steps=args.steps, samples=args.samples,
+                               batch_size=args.batch_size,
                                grid=args.grid, metric_samples=args.metric_samples, train=TRAIN, test=TEST,
                                noise=NOISE, sigmas=SIGMAS, iterations=ITERATIONS)
     if "jet" in parts:

@@ -1,16 +1,18 @@
-"""Fields: the Field protocol, domains and grids, the shipped INRs, fitting and files."""
+"""Fields: the Field protocol, domains and grids, the shipped INRs, fitting (signals and shapes), surfaces, files."""
 
 from .base import DEFAULT_CHUNK_SIZE, Field, sample
 from .domain import Domain
-from .fitting import DEFAULTS, FULL_BATCH, FitHistory, default_model, fit, fit_many
+from .fitting import DEFAULTS, FULL_BATCH, SDF_DEFAULTS, FitHistory, default_model, fit, fit_many, fit_sdf
 from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
 from .io import FileFormatError, load, read_header, save
 from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
+from .surface import Surface, extract_surface, render_surface
 from .transforms import GridField, Mean, Product, Translated
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
     "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
     "DEFAULTS", "FULL_BATCH", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
-    "GridField", "Mean", "Product", "Translated",
+    "GridField", "Mean", "Product", "Translated", "SDF_DEFAULTS", "fit_sdf", "Surface", "extract_surface",
+    "render_surface",
 ]

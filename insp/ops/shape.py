@@ -77,6 +77,15 @@ class ShapeOperator(OperatorField):
     ``"eikonal_residual"``, ``"flow"`` (one mean-curvature-flow step of time ``t``).
     ``eps`` guards ``|g|`` against zero (at a centre or medial axis the
     properties are undefined; they come out finite but meaningless there).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.ops import ShapeOperator
+    >>> from insp.testing import SphereSDF
+    >>> op = ShapeOperator(SphereSDF(0.5, dtype=torch.float64), "flow", t=0.01)   # one flow step: f + t 2 / |x|
+    >>> op(torch.tensor([[0.0, 0.5, 0.0]], dtype=torch.float64)).tolist(), op.name
+    ([[0.04]], 'curvature_flow(t=0.01)')
     """
 
     def __init__(self, inner: Field, kind: str, *, t: float = 0.0, eps: float = 1e-12,
