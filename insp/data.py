@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["names", "gray", "color", "load", "TRAIN_IMAGES", "TEST_IMAGES", "LUMA_WEIGHTS"]
+__all__ = ["names", "gray", "color", "load", "mesh", "MESHES", "TRAIN_IMAGES", "TEST_IMAGES", "LUMA_WEIGHTS"]
+
+#: Meshes shipped with insp (``insp/_meshes``, licences beside them), read by :func:`mesh`.
+MESHES = ("ant",)
 
 #: The images that load offline (the names of :mod:`skimage.data` functions).
 _NAMES = (
@@ -120,3 +123,24 @@ def color(name: str, size: int | None = DEFAULT_SIZE) -> np.ndarray:
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
     return _crop_resize(img, size)
+
+
+def mesh(name: str):
+    """A mesh shipped with insp, as a ``trimesh.Trimesh`` (needs the ``shapes`` extra), in its own units.
+
+    ``"ant"``: a closed mesh of 912 triangles, about 32 units across, from the
+    PyVista examples (MIT licence, kept in ``insp/_meshes``).
+
+    Examples
+    --------
+    >>> m = mesh("ant")
+    >>> m.faces.shape, bool(m.is_watertight)
+    ((912, 3), True)
+    """
+    if name not in MESHES:
+        raise ValueError(f"name must be one of {MESHES}, got {name!r}")
+    from pathlib import Path
+
+    import trimesh
+
+    return trimesh.load(Path(__file__).resolve().parent / "_meshes" / f"{name}.ply", force="mesh")

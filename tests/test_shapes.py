@@ -291,3 +291,21 @@ def test_fit_sdf_errors():
         fit_sdf(ico, recipe="magic", steps=1, progress=False)
     with pytest.raises(ValueError, match="3-D"):
         fit_sdf(Siren(2, 1, hidden_features=8, hidden_layers=1, seed=0), steps=1, progress=False)
+
+
+# --------------------------------------------------------------------------- the benchmark's cases
+
+
+def test_benchmark_cases_are_closed_seeded_and_split():
+    from benchmarks import shapes as bench
+
+    assert not set(bench.TRAIN) & set(bench.TEST)
+    for name, mesh in bench.meshes().items():
+        check_watertight(mesh.vertices, mesh.faces, name=name)
+        assert mesh.volume > 0  # outward oriented
+    a = [c[3].vertices for c in bench.noisy_cases(["torus"], [0.01])]
+    b = [c[3].vertices for c in bench.noisy_cases(["torus"], [0.01])]
+    np.testing.assert_array_equal(a[0], b[0])
+    clean = bench.meshes()["torus"]
+    moved = np.linalg.norm(a[0] - clean.vertices, axis=1)
+    assert moved.std() > 0 and np.sqrt((moved**2).mean()) == pytest.approx(0.01 * bench.diagonal(clean), rel=0.1)

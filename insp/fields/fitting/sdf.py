@@ -61,7 +61,7 @@ SDF_RECIPES = ("regression", "siren")
 #: defaults of :func:`fit_sdf` (measured in ``benchmarks/shapes.py``; about a minute on 2 cores)
 SDF_DEFAULTS: dict[str, Any] = dict(
     hidden_features=64, hidden_layers=3, first_omega_0=15.0, hidden_omega_0=30.0,
-    steps=600, lr=2e-3, final_lr_ratio=0.0, batch_size=4096, samples=100_000, near=(0.01, 0.05),
+    steps=600, lr=1e-3, final_lr_ratio=0.0, batch_size=4096, samples=100_000, near=(0.01, 0.05),
     eikonal_weight=0.05, margin=0.1,
 )
 
