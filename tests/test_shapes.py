@@ -1,20 +1,16 @@
 """Shapes as signed-distance fields: analytic SDFs, shape operators, marching cubes, mesh metrics, fit_sdf."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
+import trimesh  # the shapes extra (the Makefile installs it): a missing one fails here, it is not skipped
 
 from insp.fields import Domain, Siren
 from insp.fields.fitting.sdf import _fold_domain, check_watertight, fit_sdf, mesh_signed_distance
-from insp.fields.surface import Surface, extract_surface
-from insp.jet import jet
+from insp.fields.surface import extract_surface
 from insp.metrics import sample_surface, surface_distances
 from insp.ops import eikonal_residual, gaussian_curvature, laplacian, mean_curvature, normals, smooth_shape
 from insp.testing import BoxSDF, CylinderSDF, Polynomial, SphereSDF, TorusSDF
-
-trimesh = pytest.importorskip("trimesh")  # the shapes extra; installed by the Makefile
 
 F64 = torch.float64
 
@@ -37,7 +33,8 @@ def _away_from_singularities(name, x):
     if name == "cylinder":
         return (x[:, :2] - torch.tensor([0.0, 0.1], dtype=F64)).norm(dim=-1) > 0.2
     s = x[:, :2].norm(dim=-1)
-    return (s > 0.2) & (torch.sqrt((s - 0.55) ** 2 + x[:, 2] ** 2) > 0.1) & (torch.sqrt((s - 0.55) ** 2 + x[:, 2] ** 2) < 0.5)
+    tube = torch.sqrt((s - 0.55) ** 2 + x[:, 2] ** 2)
+    return (s > 0.2) & (tube > 0.1) & (tube < 0.5)
 
 
 # --------------------------------------------------------------------------- operators on analytic SDFs

@@ -151,8 +151,8 @@ def mean_curvature(field: Field, *, jet_method: str = "auto", chunk_size: int = 
     >>> import torch
     >>> from insp.ops import mean_curvature
     >>> from insp.testing import CylinderSDF
-    >>> mean_curvature(CylinderSDF(0.3, dtype=torch.float64))(torch.tensor([[0.0, 0.5, 0.1]],
-    ...                                                                    dtype=torch.float64)).tolist()  # 1 / (2 * 0.5)
+    >>> x = torch.tensor([[0.0, 0.5, 0.1]], dtype=torch.float64)
+    >>> mean_curvature(CylinderSDF(0.3, dtype=torch.float64))(x).tolist()      # 1 / (2 * 0.5)
     [[1.0]]
     """
     return ShapeOperator(field, "mean_curvature", jet_method=jet_method, chunk_size=chunk_size)

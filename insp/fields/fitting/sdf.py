@@ -37,7 +37,6 @@ Recipes (``recipe=``)
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable
 
@@ -127,8 +126,10 @@ def mesh_signed_distance(vertices, faces, points) -> np.ndarray:
     try:
         import trimesh
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("mesh_signed_distance needs libigl or trimesh with rtree: pip install 'insp[shapes]'") from None
-    return -np.asarray(trimesh.proximity.signed_distance(trimesh.Trimesh(v, f, process=False), p), dtype=np.float64)
+        raise ImportError("mesh_signed_distance needs libigl, or trimesh with rtree: pip install 'insp[shapes]'") \
+            from None
+    mesh = trimesh.Trimesh(v, f, process=False)
+    return -np.asarray(trimesh.proximity.signed_distance(mesh, p), dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- targets
@@ -143,8 +144,6 @@ class _Target:
 
 
 def _target(shape, domain, margin, check_closed: bool, recipe: str) -> _Target:
-    from ...metrics import sample_surface  # noqa: F401  (imported here: metrics is a leaf)
-
     if isinstance(shape, Field):
         from ..surface import extract_surface
 
