@@ -237,7 +237,7 @@ def test_fit_gradients_errors():
 
 def test_blending_a_field_with_itself_returns_it():
     t = tiny(seed=3, c=3)
-    out = poisson_blend(t, t, box_mask(16, 4, 12), shape=(16, 16), features=64, progress=False)
+    out = poisson_blend(t, t, box_mask(16, 4, 12), shape=(16, 16), progress=False)
     assert out is not t
     # the membrane's boundary data t - s is zero, so the membrane is zero and the result is the target
     assert torch.allclose(out.sample((16, 16)), t.sample((16, 16)), atol=1e-5)
@@ -246,7 +246,7 @@ def test_blending_a_field_with_itself_returns_it():
 def test_blending_an_image_with_itself_returns_it():
     rng = np.random.default_rng(0)
     img = np.clip(np.cumsum(rng.normal(size=(12, 12)), 0) / 6 + 0.5, 0, 1)
-    out = poisson_blend(img, img, box_mask(12, 3, 9), fit_steps=100, features=128, progress=False)
+    out = poisson_blend(img, img, box_mask(12, 3, 9), fit_steps=100, progress=False)
     info = out.info
     res = out.sample((12, 12)).detach()[..., 0].numpy()
     # source and target are fitted separately (different seeds): only their fitting errors remain
@@ -260,7 +260,7 @@ def _grid_reference(s, t, m, n, mode="replace"):
     return bp.poisson_blend(S, T, m, mode=mode)
 
 
-@pytest.mark.parametrize("mode", ["replace", "average"])
+@pytest.mark.parametrize("mode", ["replace", "average", "mixed"])
 def test_blend_matches_the_sparse_poisson_solution_of_the_same_problem(mode):
     # the specification: sampled on the grid, the field solves the discrete Poisson problem of its fields
     s = Siren(2, 3, hidden_features=32, hidden_layers=1, first_omega_0=12, seed=5)
@@ -268,11 +268,12 @@ def test_blend_matches_the_sparse_poisson_solution_of_the_same_problem(mode):
     n = 32
     yy, xx = np.mgrid[0:n, 0:n] / n
     m = ((yy - 0.5) / 0.3) ** 2 + ((xx - 0.45) / 0.25) ** 2 < 1
-    out = poisson_blend(s, t, m, shape=(n, n), mode=mode, features=256, progress=False)
+    out = poisson_blend(s, t, m, shape=(n, n), mode=mode, progress=False)
     got = out.sample((n, n)).detach().double().numpy()
     ref = _grid_reference(s, t, m, n, mode)
     rng = float(ref.max() - ref.min())
-    assert 10 * np.log10(rng**2 / np.mean((got - ref) ** 2)) > 45  # measured 52.6 (replace), 58.6 dB (average)
+    # the membrane is the sparse solve itself: equal to float32 rounding (the old random-feature fit: 52.6 dB)
+    assert np.abs(got - ref).max() < 1e-5 * rng
     assert np.array_equal(got[~m], t.sample((n, n)).detach().double().numpy()[~m])  # outside: the target
 
 
@@ -285,7 +286,7 @@ def test_empty_mask_returns_the_target():
 def test_full_mask_returns_the_source_up_to_the_target_mean():
     s = GaussianSum([0.8], [[0.1, -0.2]], [0.5], dtype=torch.float32)
     t = tiny(seed=1, width=32)
-    out = poisson_blend(s, t, np.ones((24, 24)), shape=(24, 24), features=64, progress=False)
+    out = poisson_blend(s, t, np.ones((24, 24)), shape=(24, 24), progress=False)
     r, sv, tv = (f.sample((24, 24)).detach()[..., 0].numpy() for f in (out, s, t))
     assert centred_psnr(r, sv) > 50  # no boundary: the membrane is a constant
     assert r.mean() == pytest.approx(tv.mean(), abs=1e-3)
@@ -297,7 +298,7 @@ def test_constant_source_into_a_target_constant_on_the_boundary_is_flat_inside()
     a = -1 + 5 * 2 / 23  # the ring of the box mask 6..17 on a 24-grid sits at x, y = +-a
     t = Polynomial({(2, 2): 1.0, (2, 0): -a * a, (0, 2): -a * a, (0, 0): a**4 + 0.3}, dtype=torch.float64)
     m = box_mask(24, 6, 18)
-    out = poisson_blend(const, t, m, shape=(24, 24), features=128, progress=False, dtype=torch.float64)
+    out = poisson_blend(const, t, m, shape=(24, 24), progress=False, dtype=torch.float64)
     x = grid(24, torch.float64)
     inside = torch.as_tensor(box_mask(24, 7, 17).reshape(-1))
     g_out = gradient_at(out, x[inside], create_graph=False).norm(dim=-1)
@@ -314,9 +315,8 @@ def test_mixed_keeps_the_stronger_target_texture():
         s.value_affine.shift.fill_(0.5)
     t = Siren(2, 1, hidden_features=32, hidden_layers=1, first_omega_0=10, seed=7)
     m = box_mask(20, 5, 15)
-    out = poisson_blend(s, t, m, shape=(20, 20), mode="mixed", features=128, steps=150, lr=1e-3, batch_size=512,
-                        progress=False)
-    replace = poisson_blend(s, t, m, shape=(20, 20), features=128, progress=False)
+    out = poisson_blend(s, t, m, shape=(20, 20), mode="mixed", progress=False)
+    replace = poisson_blend(s, t, m, shape=(20, 20), progress=False)
     tv = t.sample((20, 20)).detach()[..., 0].numpy()
     err_mixed = np.abs(out.sample((20, 20)).detach()[..., 0].numpy() - tv)[m].mean()
     err_replace = np.abs(replace.sample((20, 20)).detach()[..., 0].numpy() - tv)[m].mean()
@@ -328,12 +328,12 @@ def test_soft_mask_blends_and_mask_field_is_accepted():
     soft = np.zeros((16, 16))
     soft[4:12, 4:12] = 0.5
     soft[6:10, 6:10] = 1.0
-    out = poisson_blend(s, t, soft, shape=(16, 16), features=64, progress=False)
+    out = poisson_blend(s, t, soft, shape=(16, 16), progress=False)
     got, tv = out.sample((16, 16)).detach(), t.sample((16, 16)).detach()
     assert torch.allclose(got[torch.as_tensor(soft == 0)], tv[torch.as_tensor(soft == 0)], atol=1e-6)
     assert not torch.allclose(got[6:10, 6:10], tv[6:10, 6:10])
     mf = GridField(box_mask(8, 2, 6).astype(float), Domain.cube(2))
-    out = poisson_blend(s, t, mf, features=64, progress=False)
+    out = poisson_blend(s, t, mf, progress=False)
     assert torch.isfinite(out.sample((8, 8))).all()
 
 
@@ -344,7 +344,7 @@ def test_feathered_blend_cross_fades_the_hard_blend_into_the_target():
     n = 24
     yy, xx = np.mgrid[0:n, 0:n] / n
     m = ((yy - 0.5) / 0.3) ** 2 + ((xx - 0.5) / 0.35) ** 2 < 1
-    hard, soft = (poisson_blend(s, t, m, shape=(n, n), features=128, feather=f, progress=False) for f in (0, 2))
+    hard, soft = (poisson_blend(s, t, m, shape=(n, n), feather=f, progress=False) for f in (0, 2))
     H, F, T = (f.sample((n, n)).detach().double().numpy()[..., 0] for f in (hard, soft, t))
     w = bp.feather_weights(m, 2)
     assert np.abs(F - (w * H + (1 - w) * T)).max() < 1e-6
@@ -381,13 +381,13 @@ def test_region_is_the_mask_support_exactly(n):
     yy, xx = np.mgrid[0:n, 0:n] / n
     m = ((yy - 0.5) / 0.3) ** 2 + ((xx - 0.5) / 0.35) ** 2 < 1
     ring = binary_dilation(m, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)) & ~m
-    info = poisson_blend(s, t, m, shape=(n, n), features=16, progress=False).info
+    info = poisson_blend(s, t, m, shape=(n, n), progress=False).info
     assert info["boundary_points"] == int(ring.sum())  # with "mask > 0" it was 50, 66, 64
 
 
 def test_blend_result_has_exact_first_derivatives_and_refuses_higher():
     s, t = tiny(seed=2), tiny(seed=1)
-    out = poisson_blend(s, t, box_mask(16, 4, 12), shape=(16, 16), features=64, progress=False)
+    out = poisson_blend(s, t, box_mask(16, 4, 12), shape=(16, 16), progress=False)
     x = torch.tensor([[0.0, 0.05]])  # inside the mask: the gradient is that of source + membrane
     want = gradient_at(s, x) + gradient_at(out.membrane, x)
     assert torch.allclose(gradient_at(out, x, create_graph=False), want, atol=1e-4)
@@ -402,7 +402,7 @@ def test_offset_moves_the_source_image():
     src = img[4:, 5:]
     m = np.zeros(src.shape, bool)
     m[2:6, 2:5] = True
-    out = poisson_blend(src, img, m, offset=(4, 5), fit_steps=100, features=64, progress=False)
+    out = poisson_blend(src, img, m, offset=(4, 5), fit_steps=100, progress=False)
     info = out.info
     dom = info["source_field"].domain
     h = 2 / 11
