@@ -116,8 +116,7 @@ def reference(case, source=None, target=None):
     """
     s = case.source if source is None else source
     t = case.target if target is None else target
-    support = case.mask > 0
-    out = bp.poisson_blend(s, t, support, offset=case.offset, mode=case.mode)
+    out = bp.poisson_blend(s, t, case.support(), offset=case.offset, mode=case.mode)
     if case.tags.get("soft"):
         m = np.zeros(t.shape[:2])
         h, w = case.mask.shape
@@ -169,7 +168,7 @@ def e2e_case(case, fit_steps):
     if case.target.ndim == 2:
         got, T, S = got[..., 0], T[..., 0], S[..., 0]
     region = case.region()
-    same = bp.poisson_blend(S, T, case.mask > 0, mode=case.mode)
+    same = bp.poisson_blend(S, T, region, mode=case.mode)
     if case.tags.get("soft"):
         m = np.zeros((n, n))
         m[di:di + h, dj:dj + w] = case.mask
@@ -187,12 +186,12 @@ def e2e_case(case, fit_steps):
 
 def seams_case(case):
     """Seam visibility on the original pixels: Pérez (sparse), its 2-pixel feather, seamlessClone, the target."""
-    s, t, m = case.source, case.target, case.mask > 0
+    s, t, m = case.source, case.target, case.support()
     grid = bp.poisson_blend(s, t, m, offset=case.offset)
     feathered = bp.poisson_blend(s, t, m, offset=case.offset, feather=FEATHER)
     sfield, tfield = exact_fields(case)
     n = case.size
-    inr_f = render(poisson_blend(sfield, tfield, case.mask > 0, offset=case.offset, shape=(n, n), feather=FEATHER,
+    inr_f = render(poisson_blend(sfield, tfield, m, offset=case.offset, shape=(n, n), feather=FEATHER,
                                  progress=False), (n, n))
     inr_f = inr_f[..., 0] if t.ndim == 2 else inr_f
     cv = bp.seamless_clone(np.clip(s, 0, 1), np.clip(t, 0, 1), m, offset=case.offset)
@@ -219,7 +218,7 @@ def _fmt(d):
 
 def picture(case, got, ref, path):
     """cut and paste | INR blend | sparse Poisson | 10 x |difference| (clipped to [0, 1])."""
-    paste = bp.paste(case.source, case.target, case.mask > 0, offset=case.offset)
+    paste = bp.paste(case.source, case.target, case.support(), offset=case.offset)
     diff = np.clip(10 * np.abs(got - ref), 0, 1)
     write_image(path, np.concatenate([np.clip(a, 0, 1) for a in (paste, got, ref, diff)], axis=1))
 

@@ -26,6 +26,8 @@ MASK_KINDS = ("rectangle", "ellipse", "blobs", "polygon")
 MODES = {"replace": 0.45, "mixed": 0.45, "average": 0.10}
 #: the pseudo-image name of a random smooth field
 SMOOTH = "smooth"
+#: mask values above this are the region (``insp.ops.poisson_blend``'s rule: interpolation round-off is not region)
+REGION_TOL = 1e-6
 
 
 @dataclass
@@ -48,12 +50,16 @@ class Case:
         return 1 if self.target.ndim == 2 else self.target.shape[-1]
 
     def region(self) -> np.ndarray:
-        """The region in the target frame: where the mask is positive (the INR's region)."""
+        """The region in the target frame: where the mask exceeds :data:`REGION_TOL` (the INR's region)."""
         out = np.zeros(self.target.shape[:2], bool)
         h, w = self.mask.shape
         di, dj = self.offset
-        out[di:di + h, dj:dj + w] = self.mask > 0
+        out[di:di + h, dj:dj + w] = self.support()
         return out
+
+    def support(self) -> np.ndarray:
+        """The region on the source grid."""
+        return self.mask > REGION_TOL
 
 
 @functools.lru_cache(maxsize=64)
