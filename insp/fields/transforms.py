@@ -48,6 +48,7 @@ class GridField(Field):
     """
 
     max_derivative_order = 0
+    derivative_limit_reason = "interpolates multilinearly: its derivatives are piecewise constant, not the signal's"
 
     def __init__(self, values, domain: Domain):
         if not isinstance(domain, Domain):

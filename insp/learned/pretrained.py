@@ -57,6 +57,7 @@ import math
 from functools import lru_cache
 from importlib import resources
 
+from .._checks import check_image
 from ..fields.base import Field, check_field
 from ..fields.domain import Domain
 from .inspnet import INSPNet, INSPNetField, load_operator
@@ -199,6 +200,11 @@ def fit_for_operator(name: str, image, *, known=None, steps: int | None = None, 
     img = np.asarray(image)
     if img.ndim not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")
+    img, _ = check_image(img, channel_axis=-1 if img.ndim == 3 else None, spatial_dims=(2,), name="image")
+    lo, hi = float(img.min()), float(img.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:  # the operators read derivatives in the units of [0, 1] images
+        raise ValueError(f"image values must lie in [0, 1], as in the operators' training; got range "
+                         f"[{lo:g}, {hi:g}]" + (" (divide an 8-bit image by 255)" if hi > 1.5 else ""))
     model = Siren(2, 1 if img.ndim == 2 else img.shape[-1], hidden_features=inr["hidden_features"],
                   hidden_layers=inr["hidden_layers"], first_omega_0=inr["first_omega_0"],
                   hidden_omega_0=inr["hidden_omega_0"], domain=pretrained_domain(img.shape[:2]), seed=seed)
