@@ -6,11 +6,11 @@ from .fitting import DEFAULTS, FULL_BATCH, FitHistory, default_model, fit, fit_m
 from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
 from .io import FileFormatError, load, read_header, save
 from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
-from .transforms import GridField, Mean, Product, SplineField, Translated
+from .transforms import GridField, Mean, Product, Rescaled, SplineField, Translated
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
     "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
     "DEFAULTS", "FULL_BATCH", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
-    "GridField", "Mean", "Product", "SplineField", "Translated",
+    "GridField", "Mean", "Product", "Rescaled", "SplineField", "Translated",
 ]
