@@ -369,6 +369,7 @@ class PoissonBlendField(Field):
         if self.potential is None:  # an empty mask: nothing to blend
             return self.target(x)
         m = self.mask(x).clamp(0, 1)
+        m = torch.where(m > _MASK_TOL, m, torch.zeros_like(m))  # round-off of the mask's interpolation: outside
         return m * (self.potential(x) + self.membrane(x)) + (1 - m) * self.target(x)
 
 
