@@ -266,6 +266,7 @@ def main():
     ap.add_argument("--size", type=int, default=256, help="recon: the camera's size")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cases", type=int, default=120, help="mechanism: drawn cases (seeds 0 ..)")
+    ap.add_argument("--big-cases", type=int, default=2, help="mechanism: drawn 512x512 cases (seeds 5000 ..)")
     ap.add_argument("--e2e-cases", type=int, default=3, help="e2e: drawn cases (seeds 1000 ..; sizes 64, 96)")
     ap.add_argument("--e2e-issue", action="store_true", help="e2e: also the issue's three 128x128 cases")
     ap.add_argument("--fit-steps", type=int, default=1000, help="e2e: image fits (insp.fit's default: 1000)")
@@ -279,7 +280,7 @@ def main():
     args = ap.parse_args()
     OUT = args.out or OUT
     if args.quick:
-        args.size, args.cases, args.e2e_cases, args.seam_cases = 64, 12, 1, 6
+        args.size, args.cases, args.e2e_cases, args.seam_cases, args.big_cases = 64, 12, 1, 6, 0
         args.fit_steps, args.recon_fit_steps, args.grad_steps, args.lap_steps, args.init_steps = 100, 100, 30, 20, 100
     parts = set(args.parts.split(","))
     torch.set_num_threads(args.threads)  # 1: OpenMP spin-waits make 2 threads slower on a shared 2-core box
@@ -291,7 +292,8 @@ def main():
 
     if "mechanism" in parts:
         rows, worst = [], None
-        for case in issue_cases() + draw_cases(args.cases):
+        big = draw_cases(args.big_cases, start=5000, sizes=(512,))
+        for case in issue_cases() + draw_cases(args.cases) + big:
             row, got, ref = mechanism_case(case)
             rows.append(row)
             log(f"{row['case']}: region {row['psnr_region']:.1f} dB, image {row['psnr_image']:.1f} dB, "

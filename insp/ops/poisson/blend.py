@@ -61,7 +61,7 @@ def _fit_image(img: np.ndarray, *, domain: Domain, steps, seed, progress, dtype,
                progress=progress, dtype=dtype, device=device)[0]
 
 
-def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace", shape: Sequence[int] | None = None,
+def poisson_blend(source, target, mask, *, offset=None, mode: str = "replace", shape: Sequence[int] | None = None,
                   fit_steps: int | None = None, seed: int = 0, feather: float = 0.0, progress: bool = True,
                   dtype=None, device=None) -> "PoissonBlendField":
     """Poisson blending on fields: the guided interpolation of Pérez et al. 2003 as ``potential + membrane``.
@@ -81,9 +81,10 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
         array on any grid of the source's domain) or a 1-channel Field in the
         source's own frame (moved by ``offset`` with it); values in ``[0, 1]``
         (bool, or soft weights).
-    offset : (int, int, ...)
+    offset : (int, int, ...), optional
         In pixels of the output grid ("ij": rows, columns): source pixel
-        ``(i, j)`` lands on target pixel ``(i + di, j + dj)``.
+        ``(i, j)`` lands on target pixel ``(i + di, j + dj)``.  Default: none
+        (zeros, one per axis).
     mode : {"replace", "mixed", "average"}
         Guidance inside the mask (see :class:`CompositeGradient`).
     shape : sequence of int, optional
@@ -249,7 +250,7 @@ def _read_inputs(source, target, mask, *, offset, shape) -> _Inputs:
         raise TypeError(f"target must be an insp.Field or an image array, got {type(target).__name__}")
     tdomain = tfield.domain if tfield is not None else Domain.cube(2)
     try:
-        off = tuple(float(o) for o in offset)
+        off = (0.0,) * d if offset is None else tuple(float(o) for o in offset)
     except TypeError:
         raise TypeError(f"offset must be a sequence of {d} pixel offsets, got {offset!r}") from None
     if len(off) != d or not all(math.isfinite(o) for o in off):
