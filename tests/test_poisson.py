@@ -21,13 +21,7 @@ from insp.ops import (
 from insp.testing import GaussianSum, Polynomial
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny problems: one thread avoids OpenMP oversubscription on the shared 2-core runner
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(seed=0, c=1, width=24):

@@ -2,19 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
 
 from benchmarks import poisson as bench
 from benchmarks import poisson_cases as pc
 from insp.baselines import poisson as bp
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_cases_are_a_function_of_the_seed():
