@@ -42,7 +42,9 @@ def test_failing_render_keeps_the_previous_image(tmp_path, field_file, monkeypat
 
 
 @pytest.mark.parametrize("size", [["100000", "100000"], ["30000", "30000"]])
-def test_huge_renders_are_refused_before_the_work(tmp_path, field_file, size, capsys):
+def test_huge_renders_are_refused_before_the_work(tmp_path, field_file, size, capsys, monkeypatch):
+    # the limit scaled to this tiny field (8 wide: ~0.1 us per point) so that both sizes exceed it on any machine
+    monkeypatch.setitem(__import__("insp.cli").cli.RENDER_LIMITS, "seconds", 1.0)
     assert main(["render", str(field_file), "-o", str(tmp_path / "big.png"), "--size", *size]) == 1
     err = capsys.readouterr().err
     assert "--force" in err and "min" in err and len(err.strip().splitlines()) == 1

@@ -58,6 +58,7 @@ from pathlib import Path
 import torch
 
 from .._files import atomic_write
+from .base import Field
 from .domain import Domain
 from .inr import ARCHITECTURES, NeuralField, build_field
 from .provenance import Provenance
@@ -168,8 +169,10 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
     Path of the written file.
     """
     if not isinstance(field, NeuralField) or ARCHITECTURES.get(field.architecture) is not type(field):
+        hint = ("; an operator result or other composite field is kept by distilling it into a SIREN first: "
+                "copy, report = insp.distill(field); insp.save(copy, path)") if isinstance(field, Field) else ""
         raise TypeError(f"field must be a registered NeuralField ({', '.join(sorted(ARCHITECTURES))}), "
-                        f"got {type(field).__name__}")
+                        f"got {type(field).__name__}{hint}")
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     affine = field.value_affine

@@ -185,8 +185,22 @@ class GaussianBlur(OperatorField):
         for a, v in self._last_weights.items():
             w[index_of(a, d, K)] = v
         last = (values @ w).abs().amax(-1)  # (...,) largest over channels
-        scale = values[..., 0].square().mean().sqrt().clamp_min(1e-12)
-        return out, last > self.tol * scale
+        return out, last > self.tol * self._value_scale(values.dtype, values.device)
+
+    def _value_scale(self, dtype, device) -> torch.Tensor:
+        """The RMS of the inner field on a fixed probe grid: the yardstick of the convergence check.
+
+        Fixed per field (not the RMS of the points being evaluated), so that a
+        point's answer does not depend on which batch or chunk it came in.
+        """
+        scale = self.__dict__.get("_scale")
+        if scale is None:
+            with torch.no_grad():
+                probe = self.inner.domain.grid((9,) * self.in_features, dtype=dtype, device=device)
+                values = self.inner(probe.reshape(-1, self.in_features))
+            scale = values.square().mean().sqrt().clamp_min(1e-12)
+            self.__dict__["_scale"] = scale
+        return scale.to(dtype=dtype, device=device)
 
     # ------------------------------------------------------------ quadrature
     def _quadrature(self, x):
