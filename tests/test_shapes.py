@@ -218,21 +218,16 @@ def test_mesh_signed_distance_is_negative_inside():
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    # OpenMP spin-waits make two threads slower than one on a shared 2-core runner
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def fitted_capsule(one_thread):
+def fitted_capsule():
     # a capsule in its own units (length 4, radius 1, shifted): results must come back in those units
     mesh = trimesh.creation.capsule(height=2.0, radius=1.0, count=[16, 16])
     mesh.apply_translation([10.0, -3.0, 2.0])
-    torch.manual_seed(0)
-    f, hist = fit_sdf(mesh, steps=300, samples=20000, batch_size=2048, progress=False)
+    n = torch.get_num_threads()  # one thread, as conftest's one_torch_thread (module scope here: one fit, 4 tests)
+    torch.set_num_threads(1)
+    try:
+        f, hist = fit_sdf(mesh, steps=300, samples=20000, batch_size=2048, progress=False)
+    finally:
+        torch.set_num_threads(n)
     return mesh, f, hist
 
 
@@ -250,7 +245,7 @@ def test_fit_sdf_from_a_mesh_returns_mesh_units(fitted_capsule):
     assert m["chamfer"] < 0.05 and m["normal_consistency"] > 0.97
 
 
-def test_fit_sdf_from_a_volume_and_from_a_field(one_thread):
+def test_fit_sdf_from_a_volume_and_from_a_field(one_torch_thread):
     sphere = SphereSDF(0.5)
     vol = sphere.sample((24, 24, 24))[..., 0]
     for source in (vol, sphere):
@@ -259,7 +254,7 @@ def test_fit_sdf_from_a_volume_and_from_a_field(one_thread):
         np.testing.assert_allclose(f(x).detach()[:, 0].numpy(), [0.0, -0.1, 0.1], atol=0.03)
 
 
-def test_fit_sdf_siren_recipe_runs_and_fits_a_sphere(one_thread):
+def test_fit_sdf_siren_recipe_runs_and_fits_a_sphere(one_torch_thread):
     f, hist = fit_sdf(SphereSDF(0.5), recipe="siren", steps=150, samples=6000, batch_size=1024, progress=False)
     assert hist.loss[-1] < hist.loss[0]
     x = torch.tensor([[0.5, 0.0, 0.0], [0.0, -0.5, 0.0], [0.0, 0.0, 0.5]])
