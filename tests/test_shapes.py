@@ -245,6 +245,17 @@ def test_fit_sdf_from_a_mesh_returns_mesh_units(fitted_capsule):
     assert m["chamfer"] < 0.05 and m["normal_consistency"] > 0.97
 
 
+def test_a_fitted_shape_saves_and_loads_in_mesh_units(fitted_capsule, tmp_path):
+    import insp
+
+    _, f, _ = fitted_capsule
+    path = insp.save(f, tmp_path / "capsule.inspf")
+    g = insp.load(path)
+    assert g.domain == f.domain and g.provenance.source == "fit_sdf"
+    x = torch.tensor([[10.7, -3.0, 2.0], [11.5, -3.0, 2.5]])
+    torch.testing.assert_close(g(x), f(x))
+
+
 def test_fit_sdf_from_a_volume_and_from_a_field(one_torch_thread):
     sphere = SphereSDF(0.5)
     vol = sphere.sample((24, 24, 24))[..., 0]
