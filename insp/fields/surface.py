@@ -167,11 +167,13 @@ def extract_surface(field, shape: Sequence[int], *, level: float = 0.0, rows: in
         blocks = tqdm(blocks, total=math.ceil(shape[0] / rows), desc="marching cubes", unit="slab", leave=False)
     verts, norms, faces = [], [], []
     count, start, prev = 0, 0, None  # start: grid index of the slab's first plane
+    vmin, vmax = math.inf, -math.inf
     for block in blocks:
         block = block[..., 0].detach().to("cpu", torch.float64).numpy()
         slab = block if prev is None else np.concatenate([prev, block])
         if not np.isfinite(slab).all():
             raise ValueError("field returned NaN or infinite values on the grid")
+        vmin, vmax = min(vmin, float(block.min())), max(vmax, float(block.max()))
         if slab.shape[0] >= 2 and slab.min() < level < slab.max():
             v, f, n, _ = marching_cubes(slab, level=level, gradient_direction="descent")
             if len(f):
@@ -184,8 +186,8 @@ def extract_surface(field, shape: Sequence[int], *, level: float = 0.0, rows: in
         start += slab.shape[0] - 1
         prev = block[-1:]
     if not faces:
-        raise ValueError(f"the level set {level} does not cross the grid of shape {shape}: the field is "
-                         f"{'above' if prev is not None and prev.min() > level else 'below'} it everywhere sampled")
+        raise ValueError(f"the level set {level} does not cross the grid of shape {shape}: the field spans "
+                         f"[{vmin:.4g}, {vmax:.4g}] there")
     v, n, f = _merge_vertices(np.concatenate(verts), np.concatenate(norms), np.concatenate(faces))
     n = np.divide(n, step, out=np.zeros_like(n))  # index-space gradient -> coordinate-space direction
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
