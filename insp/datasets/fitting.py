@@ -252,11 +252,13 @@ def fit_dataset(signals, *, labels=None, path, model: NeuralField | None = None,
     >>> x = np.linspace(-1, 1, 8)
     >>> signals = [np.sin(a * x[:, None] + b * x[None, :]) for a, b in rng.uniform(1, 3, (6, 2))]
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     ds = insp.datasets.fit_dataset(signals, labels=[0, 0, 0, 1, 1, 1], path=d + "/set", steps=100,
-    ...                                    hidden_features=16, hidden_layers=1, shard_size=4, progress=False)
+    ...     ds = insp.datasets.fit_dataset(signals, labels=[0, 0, 0, 1, 1, 1], path=d + "/set", steps=30,
+    ...                                    lr=1e-2, hidden_features=16, hidden_layers=1, shard_size=4,
+    ...                                    progress=False)
     ...     # the same recipe again: every shard is done, nothing is fitted
-    ...     again = insp.datasets.fit_dataset(signals, labels=[0, 0, 0, 1, 1, 1], path=d + "/set", steps=100,
-    ...                                       hidden_features=16, hidden_layers=1, shard_size=4, progress=False)
+    ...     again = insp.datasets.fit_dataset(signals, labels=[0, 0, 0, 1, 1, 1], path=d + "/set", steps=30,
+    ...                                       lr=1e-2, hidden_features=16, hidden_layers=1, shard_size=4,
+    ...                                       progress=False)
     ...     field = ds[5]                                  # a Siren, rebuilt from its shard
     ...     len(ds), bool(ds.fit_psnr.min() > 25), tuple(field.sample((8, 8)).shape), again.index == ds.index
     (6, True, (8, 8, 1), True)

@@ -221,7 +221,7 @@ class INRDataset:
     >>> import numpy as np, tempfile, insp
     >>> signals = np.random.default_rng(0).random((5, 6, 6))
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     ds = insp.datasets.fit_dataset(signals, labels=[0, 1, 0, 1, 1], path=d + "/set", steps=20,
+    ...     ds = insp.datasets.fit_dataset(signals, labels=[0, 1, 0, 1, 1], path=d + "/set", steps=5,
     ...                                    hidden_features=8, hidden_layers=1, shard_size=2, progress=False)
     ...     len(ds), ds.num_shards, ds.labels.tolist(), type(ds[3]).__name__
     (5, 3, [0, 1, 0, 1, 1], 'Siren')
