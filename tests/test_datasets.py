@@ -315,3 +315,17 @@ def test_local_cluster_survives_a_killed_worker(tmp_path):
     assert len(ds.index["shards"]) == 8 and len(ds) == n
     assert shard_digests(ds) == shard_digests(local)
     assert ds.labels.tolist() == lab.tolist()
+
+
+def test_cli_fit_dataset(tmp_path, signals, capsys):
+    from insp.cli import main
+
+    np.save(tmp_path / "s.npy", signals[:5])
+    np.save(tmp_path / "l.npy", labels_of(5))
+    args = [str(tmp_path / "s.npy"), "-o", str(tmp_path / "set"), "--labels", str(tmp_path / "l.npy"), "--steps",
+            "30", "--lr", "0.01", "--hidden-features", "8", "--hidden-layers", "1", "--shard-size", "2", "--quiet"]
+    assert main(["fit-dataset", *args]) == 0
+    assert "5 INRs in 3 shards" in capsys.readouterr().out
+    assert open_dataset(tmp_path / "set").labels.tolist() == labels_of(5).tolist()
+    assert main(["fit-dataset", *args[:-2], "3", "--quiet"]) == 1  # another recipe at the same path
+    assert "another recipe" in capsys.readouterr().err
