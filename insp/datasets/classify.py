@@ -182,13 +182,13 @@ class InvariantWeightNet(nn.Module):
 
     Hidden unit ``j`` of sine layer 1 is embedded from its own weights,
     ``u_j = phi_1(W1[j, :], b1[j])``; unit ``j`` of layer ``k > 1`` from the
-    sum over the units ``i`` of layer ``k - 1`` of ``phi_k'(u_i, Wk[j, i])``
-    and its bias; the output sums ``psi(u_j, W_out[:, j])`` over the last
+    mean over the units ``i`` of layer ``k - 1`` of
+    ``relu(A u_i + a Wk[j, i] + c)`` and its bias; the output sums ``psi(u_j, W_out[:, j])`` over the last
     layer's units and appends the output bias and the value normalisation.
     Every sum runs over a layer's units, so permuting them (with the matching
     rows and columns of the adjacent weight matrices, which leaves the INR's
     function unchanged) leaves the prediction unchanged.  Each weight tensor
-    is divided by one scalar (its standard deviation over the training set),
+    is divided by one scalar (its root mean square over the training set),
     which keeps the invariance.
 
     Input: the stacked ``state_dict`` of B SIRENs (``dict`` of ``(B, ...)``
@@ -200,7 +200,7 @@ class InvariantWeightNet(nn.Module):
         super().__init__()
         self.n_sine = len(omegas)
         self.names = list(train_stacked)
-        self.register_buffer("scales", torch.stack([train_stacked[n].float().std().clamp_min(1e-8)
+        self.register_buffer("scales", torch.stack([train_stacked[n].float().square().mean().sqrt().clamp_min(1e-8)
                                                     for n in self.names]))
         W1 = train_stacked["net.0.weight"]
         d = W1.shape[2]
@@ -210,7 +210,9 @@ class InvariantWeightNet(nn.Module):
             return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, n_out), nn.ReLU())
 
         self.first = mlp(d + 1)
-        self.edges = nn.ModuleList([mlp(width + 1) for _ in range(self.n_sine - 1)])
+        # edge i -> j of layer k: relu(A u_i + a W[j, i] + c), averaged over i (A u_i is computed once per unit)
+        self.edge_units = nn.ModuleList([nn.Linear(width, width) for _ in range(self.n_sine - 1)])
+        self.edge_weights = nn.ParameterList([nn.Parameter(torch.randn(width) / 2) for _ in range(self.n_sine - 1)])
         self.nodes = nn.ModuleList([mlp(width + 1) for _ in range(self.n_sine - 1)])
         self.out_edge = mlp(width + c)
         self.head = nn.Sequential(nn.Linear(width + 3 * c, width), nn.ReLU(), nn.Linear(width, n_classes))
@@ -223,9 +225,8 @@ class InvariantWeightNet(nn.Module):
         for k in range(1, self.n_sine):
             W = self._get(x, f"net.{2 * k}.weight")  # (B, out, in)
             b = self._get(x, f"net.{2 * k}.bias")
-            B, n_out, n_in = W.shape
-            pair = torch.cat([u[:, None].expand(B, n_out, n_in, u.shape[-1]), W[..., None]], -1)
-            msg = self.edges[k - 1](pair).mean(dim=2)  # mean over the units below: invariant to their order
+            pre = self.edge_units[k - 1](u)[:, None] + W[..., None] * self.edge_weights[k - 1]  # (B, out, in, w)
+            msg = torch.relu(pre).mean(dim=2)  # mean over the units below: invariant to their order
             u = self.nodes[k - 1](torch.cat([msg, b[..., None]], -1))
         L = 2 * self.n_sine
         Wo = self._get(x, f"net.{L}.weight")  # (B, c, n)
