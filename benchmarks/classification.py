@@ -108,11 +108,11 @@ def fit_part(data: str, out: Path, *, limit: int | None, progress: bool, threads
 
 def classify_part(data: str, out: Path, *, validate: bool, quick: bool, progress: bool, threads: int) -> dict:
     import torch
+    from sklearn.linear_model import LogisticRegression
 
     from insp.datasets import classify as C
     from insp.datasets import digits, open_dataset
     from insp.fields.fitting.engines import siren_structure
-    from sklearn.linear_model import LogisticRegression
 
     torch.set_num_threads(threads)
     images, labels = load(data)
@@ -157,7 +157,10 @@ def classify_part(data: str, out: Path, *, validate: bool, quick: bool, progress
         if quick:
             epochs = max(2, epochs // 10)
         x = inputs[name]
-        take = (lambda idx: {k: v[idx] for k, v in x.items()}) if isinstance(x, dict) else (lambda idx: x[idx])
+
+        def take(idx, x=x):
+            return {k: v[idx] for k, v in x.items()} if isinstance(x, dict) else x[idx]
+
         torch.manual_seed(0)
         model = build(name, tr_idx)
         hist = C.train_classifier(model, take(tr_idx), y[tr_idx], epochs=epochs, lr=lr, seed=0, progress=progress,

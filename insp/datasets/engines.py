@@ -25,7 +25,7 @@ do not matter; start-up and footprint do.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["run_shards", "dask_client"]
 
