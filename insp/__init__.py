@@ -28,7 +28,8 @@ _SUBMODULES = ("fields", "jet", "ops", "learned", "datasets", "tasks", "baseline
                "metrics", "data", "imageio", "runinfo", "cli")
 #: names re-exported from :mod:`insp.fields`
 _FIELD_NAMES = ("Domain", "Field", "FitHistory", "FourierFeatureMLP", "NeuralField", "ReluMLP", "Siren",
-                "build_field", "fit", "fit_many", "load", "sample", "save")
+                "build_field", "fit", "fit_many", "load", "sample", "save", "distill", "from_module", "from_siren_pytorch",
+                "from_siren_state_dict")
 
 __all__ = ["__version__", *_FIELD_NAMES, *_SUBMODULES]
 

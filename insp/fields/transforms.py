@@ -5,6 +5,7 @@ mask and potential, for one).  Each is a :class:`~insp.fields.base.Field`:
 
 * :class:`GridField` -- multilinear interpolation of an array on a domain's grid;
 * :class:`Translated` -- a field moved by a constant shift (keeps the Taylor path);
+* :class:`Rescaled` -- a field read on stretched coordinates, ``inner(x * factor)`` (keeps the Taylor path);
 * :class:`Product`, :class:`Mean` -- pointwise ``a * b`` and ``(a + b) / 2``.
 
 Examples
@@ -30,7 +31,7 @@ from .._checks import check_shape
 from .base import Field, check_field, field_dtype_device
 from .domain import Domain
 
-__all__ = ["GridField", "Translated", "Product", "Mean"]
+__all__ = ["GridField", "Translated", "Rescaled", "Product", "Mean"]
 
 
 class GridField(Field):
@@ -48,6 +49,7 @@ class GridField(Field):
     """
 
     max_derivative_order = 0
+    derivative_limit_reason = "interpolates multilinearly: its derivatives are piecewise constant, not the signal's"
 
     def __init__(self, values, domain: Domain):
         if not isinstance(domain, Domain):
@@ -96,37 +98,83 @@ class GridField(Field):
         return out
 
 
-class Translated(Field):
-    """``inner`` moved by ``shift``: ``f(x) = inner(x - shift)`` on the shifted domain.
+class _CoordinateMap(Field):
+    """``inner`` read through a fixed affine map of the coordinates, ``f(x) = inner(A x + b)``.
 
-    The shift is a fixed ``nn.Linear`` (identity weight, bias ``-shift``) in
-    front of the inner field's modules, so the Taylor path still applies.
+    The map is a frozen ``nn.Linear`` in front of the inner field's modules, so
+    the Taylor path still applies; values, derivatives and provenance are the
+    inner field's, read through the map.
     """
 
-    def __init__(self, inner: Field, shift):
-        check_field(inner, name="inner")
-        d = inner.in_features
-        dtype, device = field_dtype_device(inner)
-        s = torch.as_tensor(shift, dtype=torch.float64).reshape(-1)
-        if s.numel() != d or not torch.isfinite(s).all():
-            raise ValueError(f"shift must be {d} finite numbers, got {shift!r}")
-        dom = Domain(tuple((lo + float(t), hi + float(t)) for (lo, hi), t in zip(inner.domain.bounds, s)))
-        super().__init__(dom, inner.out_features)
+    def __init__(self, inner: Field, domain: Domain, weight: torch.Tensor, bias: torch.Tensor):
+        super().__init__(domain, inner.out_features)
         self.inner = inner
+        dtype, device = field_dtype_device(inner)
+        d = inner.in_features
         lin = nn.Linear(d, d).to(dtype=dtype, device=device)
         with torch.no_grad():
-            lin.weight.copy_(torch.eye(d))
-            lin.bias.copy_(-s)
+            lin.weight.copy_(weight)
+            lin.bias.copy_(bias)
         lin.requires_grad_(False)
-        self.shift = lin
+        self.map = lin
         self.max_derivative_order = getattr(inner, "max_derivative_order", None)
+
+    @property
+    def provenance(self):
+        return self.inner.provenance
 
     def taylor_modules(self):
         inner = self.inner.taylor_modules()
-        return None if inner is None else [self.shift, *inner]
+        return None if inner is None else [self.map, *inner]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(self.shift(self.check_points(x)))
+        return self.inner(self.map(self.check_points(x)))
+
+
+def _per_axis(value, d: int, name: str, *, positive: bool) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+    if positive and t.numel() == 1:
+        t = t.expand(d)
+    if t.numel() != d or not torch.isfinite(t).all() or (positive and not (t > 0).all()):
+        what = f"one or {d} positive finite numbers" if positive else f"{d} finite numbers"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return t
+
+
+class Translated(_CoordinateMap):
+    """``inner`` moved by ``shift``: ``f(x) = inner(x - shift)`` on the shifted domain (keeps the Taylor path)."""
+
+    def __init__(self, inner: Field, shift):
+        check_field(inner, name="inner")
+        s = _per_axis(shift, inner.in_features, "shift", positive=False)
+        dom = Domain(tuple((lo + float(t), hi + float(t)) for (lo, hi), t in zip(inner.domain.bounds, s)))
+        super().__init__(inner, dom, torch.eye(inner.in_features), -s)
+
+
+class Rescaled(_CoordinateMap):
+    """``inner`` read on stretched coordinates: ``f(x) = inner(x * factor)`` on the domain ``inner.domain / factor``.
+
+    ``factor`` is one positive number per axis (or one for all).  An order-k
+    partial of ``f`` is ``factor**alpha`` times that of ``inner``: this is how
+    derivatives are expressed in other units (pixel units of another grid, for
+    one).  Keeps the Taylor path.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0}, dtype=torch.float64)          # x0^2 on [-1, 1]^2
+    >>> r = Rescaled(p, 0.5)                                        # (x0 / 2)^2 on [-2, 2]^2
+    >>> r.domain.bounds, float(r(torch.tensor([[2.0, 0.0]], dtype=torch.float64)))
+    (((-2.0, 2.0), (-2.0, 2.0)), 1.0)
+    """
+
+    def __init__(self, inner: Field, factor):
+        check_field(inner, name="inner")
+        a = _per_axis(factor, inner.in_features, "factor", positive=True)
+        dom = Domain(tuple((lo / float(t), hi / float(t)) for (lo, hi), t in zip(inner.domain.bounds, a)))
+        super().__init__(inner, dom, torch.diag(a), torch.zeros_like(a))
+        self.factor = tuple(float(t) for t in a)
 
 
 class Product(Field):

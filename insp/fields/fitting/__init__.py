@@ -4,12 +4,14 @@
 * :mod:`~insp.fields.fitting.loop` -- the one training loop (schedule, sampler, clock, progress, history),
   also used by the gradient-domain fits and by operator training;
 * :mod:`~insp.fields.fitting.engines` -- how one update of B fields is computed;
-* :mod:`~insp.fields.fitting.fitters` -- :func:`fit`, :func:`fit_many`, :data:`DEFAULTS`.
+* :mod:`~insp.fields.fitting.fitters` -- :func:`fit`, :func:`fit_many`, :data:`DEFAULTS`;
+* :mod:`~insp.fields.fitting.distill` -- :func:`distill`, any field copied into a fresh SIREN.
 """
 
+from .distill import DistillReport, distill
 from .fitters import DEFAULTS, FULL_BATCH, default_model, fit, fit_many
 from .loop import FitHistory
 from .signal import SignalSpec, prepare_signal
 
-__all__ = ["DEFAULTS", "FULL_BATCH", "default_model", "fit", "fit_many", "FitHistory", "SignalSpec",
+__all__ = ["DistillReport", "distill", "DEFAULTS", "FULL_BATCH", "default_model", "fit", "fit_many", "FitHistory", "SignalSpec",
            "prepare_signal"]
