@@ -108,6 +108,7 @@ def test_classifiers_learn_sklearn_digits_from_inrs(tmp_path):
     assert np.abs(feats[:, 0].numpy() - images).max() < 0.05
     train, test = digits.split(labels)
     y = torch.as_tensor(labels)
+    torch.manual_seed(0)
     cnn = C.SmallCNN(feats[train], 10, width=8)
     hist = C.train_classifier(cnn, feats[train], y[train], epochs=15, lr=3e-3, progress=False,
                               checkpoint=tmp_path / "ckpt.pt")
