@@ -552,11 +552,11 @@ def _member_models(model, B: int, domain, spec: SignalSpec, seeds, dtype, device
 AUDIO_DEFAULTS: dict[str, Any] = dict(
     window=1024,  # samples per member (64 ms at 16 kHz)
     overlap=64,  # samples shared by neighbouring windows (the cross-fade)
-    hidden_features=64,
+    hidden_features=64,  # wider members memorise the samples and ring between them (the sweep)
     hidden_layers=2,
-    first_omega_hz=3000.0,  # first-layer bandwidth: omega_0 = 2 pi * this, in radians per second
+    first_omega_hz=250.0,  # first-layer bandwidth (omega_0 = 2 pi * 250 rad/s): best worst-case held-out SNR
     hidden_omega_0=30.0,
-    steps=500,
+    steps=300,  # the sweep's budget
     lr=2e-3,
     batch_size="full",  # every sample of each window in every update
     windows_per_step=32,  # members trained together: bounds the memory whatever the clip length
