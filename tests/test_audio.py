@@ -295,3 +295,41 @@ def test_si_sdr_is_scale_invariant(scale, seed):
     r = rng.standard_normal(256)
     e = r + 0.3 * rng.standard_normal(256)
     assert si_sdr(r, scale * e) == pytest.approx(si_sdr(r, e), abs=1e-7)
+
+
+# --------------------------------------------------------------------------- classical denoisers, benchmark helpers
+
+def test_audio_baselines():
+    from insp.baselines.audio import lowpass, savgol, spectral_subtraction, wiener
+
+    sr = 16000
+    t = np.arange(4000) / sr
+    low, high = np.sin(2 * np.pi * 200 * t), 0.5 * np.sin(2 * np.pi * 6000 * t)
+    out = lowpass(low + high, cutoff=1500.0, sample_rate=sr)
+    assert snr(low[200:-200], out[200:-200]) > 40  # the 6 kHz tone is gone, the 200 Hz one kept
+    ramp = np.linspace(0, 1, 50)  # the local mean of a line is the line
+    np.testing.assert_allclose(wiener(ramp, size=5)[5:-5], ramp[5:-5], atol=1e-12)
+    cubic = t**3
+    np.testing.assert_allclose(savgol(cubic, window=11, polyorder=3), cubic, atol=1e-12)  # exact on cubics
+    noise = np.random.default_rng(0).standard_normal(8000) * 0.1
+    assert np.mean(spectral_subtraction(noise, sample_rate=sr) ** 2) < 0.5 * np.mean(noise**2)
+    with pytest.raises(ValueError, match="mono"):
+        wiener(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="cutoff"):
+        lowpass(low, cutoff=9000.0, sample_rate=sr)
+    with pytest.raises(ValueError, match="odd"):
+        savgol(low, window=10)
+
+
+def test_benchmark_noise_and_clip_split():
+    from benchmarks import audio as bench
+
+    clean = insp.data.audio("speech")[0][:16000]
+    for level in bench.NOISE_SNRS:
+        assert snr(clean, bench.add_noise(clean, level, seed=3)) == pytest.approx(level, abs=0.2)
+    choose, test = bench.choosing_clips(), bench.test_clips()
+    assert not set(choose) & set(test)
+    speech = insp.data.audio("speech")[0]
+    # the speech segments come from disjoint stretches of the utterance
+    assert np.array_equal(choose["speech@0.5s"], speech[8000:12000])
+    assert np.array_equal(test["speech@2s"], speech[32000:48000])
