@@ -28,7 +28,8 @@ _SUBMODULES = ("fields", "jet", "ops", "learned", "tasks", "baselines", "testing
                "data", "imageio", "audioio", "runinfo", "cli")
 #: names re-exported from :mod:`insp.fields`
 _FIELD_NAMES = ("Domain", "Field", "FitHistory", "FourierFeatureMLP", "NeuralField", "ReluMLP", "Siren",
-                "build_field", "fit", "fit_audio", "fit_many", "load", "sample", "save", "WindowedField")
+                "build_field", "fit", "fit_audio", "fit_many", "load", "sample", "save", "distill", "from_module",
+                "from_siren_pytorch", "from_siren_state_dict", "WindowedField")
 
 __all__ = ["__version__", *_FIELD_NAMES, *_SUBMODULES]
 

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 __all__ = ["check_int", "check_number", "check_choice", "check_bool", "check_seed", "check_shape", "check_per_axis",
-           "check_image", "check_callable", "check_thresholds", "check_multi_index", "SCIPY_MODES"]
+           "check_image", "check_callable", "check_thresholds", "check_multi_index", "check_dtype", "check_device",
+           "SCIPY_MODES"]
 
 #: boundary modes of ``scipy.ndimage`` filters (the baselines' ``mode=``)
 SCIPY_MODES = ("reflect", "constant", "nearest", "mirror", "wrap")
@@ -221,3 +222,38 @@ def check_multi_index(alpha, dim: int, *, name: str = "alpha") -> tuple[int, ...
     if not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) and a >= 0 for a in alpha):
         raise ValueError(f"{name} must be a multi-index of {dim} non-negative ints (one per axis), got {alpha!r}")
     return tuple(int(a) for a in alpha)
+
+
+_FLOAT_DTYPES = {"float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16,
+                 "float32": torch.float32, "float": torch.float32, "float64": torch.float64, "double": torch.float64}
+
+
+def check_dtype(dtype, name: str = "dtype", *, allow_none: bool = True) -> torch.dtype | None:
+    """A floating torch dtype, given as a ``torch.dtype``, a NumPy dtype or a name (``"float64"``, ``"torch.float32"``)."""
+    if dtype is None and allow_none:
+        return None
+    if isinstance(dtype, torch.dtype):
+        out = dtype
+    else:
+        key = str(np.dtype(dtype)) if isinstance(dtype, type) and issubclass(dtype, np.generic) else str(dtype)
+        out = _FLOAT_DTYPES.get(key.removeprefix("torch."))
+    if out is None or not out.is_floating_point:
+        raise TypeError(f"{name} must be a floating dtype (torch.float32, torch.float64 or a name such as "
+                        f"'float64'), got {dtype!r}")
+    return out
+
+
+def check_device(device, name: str = "device", *, allow_none: bool = True) -> torch.device | None:
+    """A torch device that this installation can use (``"cuda"`` on a CPU build is refused up front)."""
+    if device is None and allow_none:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {device!r} ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "a CUDA build that sees no GPU"
+        raise ValueError(f"{name}={device!r}, but this torch ({torch.__version__}) is {build}; use device='cpu'")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}={device!r}, but MPS is not available here; use device='cpu'")
+    return dev

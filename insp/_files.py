@@ -33,7 +33,8 @@ def check_writable(path) -> Path:
         raise IsADirectoryError(f"path {str(path)!r} is a directory; give a file name")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the directory of path {str(path)!r} does not exist")
-    if path.exists() and not os.access(path, os.W_OK):
+    # the mode bits as well as access(): root may write anything, but a read-only file is a user's "keep this"
+    if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise PermissionError(errno.EACCES, f"path {str(path)!r} is not writable (read-only file); "
                                             "change its permissions or save elsewhere")
     if not os.access(path.parent, os.W_OK | os.X_OK):

@@ -5,7 +5,17 @@
     insp fit IMAGE -o FILE [--steps N] [--lr LR] [--batch-size B] [--seed S] [--time-limit T] [--quiet]
     insp render FILE -o IMAGE [--size H W] [--chunk-size N] [--force] [--quiet]
     insp info FILE [--json]
+    insp apply OP FILE -o OUT [--size H W] [--sigma-px S | --sigma S] [--amount A] [--distill-steps N]
+    insp restore TASK IMAGE -o OUT [--steps N] [--reference CLEAN]
+    insp edges IMAGE|FILE -o OUT [--size H W] [--low L --high H] [--steps N]
+    insp blend SOURCE TARGET MASK -o OUT [--offset DY DX] [--mode replace|mixed|average] [--steps N]
     insp demo [--out DIR] [--quick] [--force]
+
+``apply`` runs a closed-form or pretrained operator on a field file and writes
+an image (any size; PNG row by row) or, for an ``.inspf`` output, the result
+distilled into a fresh SIREN (:func:`insp.distill`; its accuracy is printed).
+``restore`` is the one-shot path for a photo: fit the way the pretrained
+operator expects, apply it, render at the image's size.
 
 Images are 8/16-bit gray or RGB(A) files read into [0, 1] (alpha dropped);
 fitted fields are ``.inspf`` files (see :mod:`insp.fields.io`).  Nothing is
@@ -88,6 +98,62 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("field", metavar="FILE")
     i.add_argument("--json", action="store_true", help="print the whole header as JSON")
 
+    a = sub.add_parser("apply", help="apply an operator to a field file; write an image or a distilled field",
+                       description="Apply a closed-form or pretrained operator to a field file. An image output "
+                                   "(.png: row by row, any size) samples the result; an .inspf output distils it into "
+                                   "a fresh SIREN and prints its accuracy.")
+    a.add_argument("operator", choices=APPLY_OPERATORS, metavar="OP", help=", ".join(APPLY_OPERATORS))
+    a.add_argument("field", metavar="FILE", help="field file (.inspf)")
+    a.add_argument("-o", "--output", required=True, metavar="OUT", help="image file, or .inspf for a distilled field")
+    a.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
+                   help="output grid (default: the grid the field was fitted on)")
+    sig = a.add_mutually_exclusive_group()
+    sig.add_argument("--sigma-px", type=_positive_float, default=None, metavar="S",
+                     help="gaussian-blur: sigma in pixels of the output grid")
+    sig.add_argument("--sigma", type=_positive_float, default=None, metavar="S",
+                     help="gaussian-blur: sigma in coordinate units")
+    a.add_argument("--amount", type=_positive_float, default=1.0, help="sharpen: amount (default 1)")
+    a.add_argument("--distill-steps", type=_positive_int, default=None, metavar="N",
+                   help="steps of the distilling fit for an .inspf output (default: insp.fit's)")
+    a.add_argument("--chunk-size", type=_positive_int, default=None, help="points evaluated at once")
+    a.add_argument("--force", action="store_true", help="render even above the time or memory limit")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    rs = sub.add_parser("restore", help="restore a photo with a pretrained operator (fit, apply, render)",
+                        description="Fit IMAGE the way the pretrained operator expects (any size), apply it and write "
+                                    "the result at the image's size.")
+    rs.add_argument("task", choices=RESTORE_TASKS, metavar="TASK", help=", ".join(RESTORE_TASKS))
+    rs.add_argument("image", metavar="IMAGE")
+    rs.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (PNG recommended)")
+    rs.add_argument("--steps", type=_positive_int, default=None, help="fit steps (default: the operator's recipe)")
+    rs.add_argument("--seed", type=_seed, default=0)
+    rs.add_argument("--reference", default=None, metavar="CLEAN", help="clean image: print PSNRs against it")
+    rs.add_argument("--force", action="store_true", help="render even above the time or memory limit")
+    rs.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("edges", help="edge map of an image or field file (exact gradients, NMS, hysteresis)")
+    e.add_argument("input", metavar="IMAGE|FILE", help="image (fitted first) or field file")
+    e.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (white edges)")
+    e.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None)
+    e.add_argument("--low", type=_positive_float, default=None, help="low threshold (pixel-unit gradient)")
+    e.add_argument("--high", type=_positive_float, default=None, help="high threshold (pixel-unit gradient)")
+    e.add_argument("--steps", type=_positive_int, default=None, help="fit steps for an image input")
+    e.add_argument("--seed", type=_seed, default=0)
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    b = sub.add_parser("blend", help="Poisson-blend SOURCE into TARGET where MASK is white")
+    b.add_argument("source", metavar="SOURCE")
+    b.add_argument("target", metavar="TARGET")
+    b.add_argument("mask", metavar="MASK", help="image of the source's size: white (> 0.5) where its gradient is taken")
+    b.add_argument("-o", "--output", required=True, metavar="OUT")
+    b.add_argument("--offset", type=int, nargs=2, default=(0, 0), metavar=("DY", "DX"),
+                   help="source pixel (y, x) lands on target pixel (y + DY, x + DX)")
+    b.add_argument("--mode", choices=("replace", "mixed", "average"), default="replace")
+    b.add_argument("--steps", type=_positive_int, default=None, help="fit steps of the two images")
+    b.add_argument("--seed", type=_seed, default=0)
+    b.add_argument("--force", action="store_true", help="render even above the time or memory limit")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+
     d = sub.add_parser("demo", help="run the demo: fit camera, render, metrics table")
     d.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
     d.add_argument("--quick", action="store_true", help="small and fast (for tests)")
@@ -147,14 +213,13 @@ def value_range(field, header: dict) -> tuple[list[float], list[float]]:
     return (affine.shift - affine.scale).tolist(), (affine.shift + affine.scale).tolist()
 
 
-def _render_plan(field, size, args) -> tuple[int, float]:
+def _render_plan(field, size, chunk: int) -> tuple[int, float]:
     """Rows per block and the estimated seconds of the whole render (timed on a probe of the grid)."""
     import math
     import time
 
-    from .fields.base import DEFAULT_CHUNK_SIZE, sample_blocks
+    from .fields.base import sample_blocks
 
-    chunk = args.chunk_size or DEFAULT_CHUNK_SIZE
     h, w = size
     rows = max(1, min(h, chunk // w))
     probe_rows = max(1, min(h, 4096 // w))
@@ -164,29 +229,30 @@ def _render_plan(field, size, args) -> tuple[int, float]:
     return rows, per_point * math.prod(size)
 
 
-def _cmd_render(args) -> int:
+def _write_field_image(field, size, output, lo, hi, args) -> None:
+    """Sample ``field`` on ``size`` and write ``output``, mapping ``[lo, hi]`` (per channel) to black..white.
+
+    The time is estimated first and refused above :data:`RENDER_LIMITS` unless
+    ``args.force``; PNG is written block by block (bounded memory), other
+    formats whole.  The output is checked writable before any sampling.
+    """
     import numpy as np
 
     from ._files import check_writable
     from .fields.base import DEFAULT_CHUNK_SIZE, sample_blocks
-    from .fields.io import load, read_header
     from .imageio import to_uint8, write_image, write_png_rows
 
-    field = load(args.field)  # checks the whole file first
-    header = read_header(args.field)
     if field.in_features != 2 or field.out_features not in (1, 3):
-        raise ValueError(f"{args.field} holds a {field.in_features}-D field with {field.out_features} channels; "
+        raise ValueError(f"the result is a {field.in_features}-D field with {field.out_features} channels; "
                          "only 2-D fields with 1 or 3 channels render to images")
-    size = args.size or (header.get("metadata") or {}).get("shape") or field.provenance.grid_shape
-    if not size:
-        raise ValueError("the file does not record an image size; pass --size H W")
     h, w = (int(n) for n in size)
-    out = check_writable(args.output)
+    out = check_writable(output)
     png = out.suffix.lower() == ".png"
     c = field.out_features
-    rows, seconds = _render_plan(field, (h, w), args)
+    chunk = getattr(args, "chunk_size", None) or DEFAULT_CHUNK_SIZE
+    rows, seconds = _render_plan(field, (h, w), chunk)
     held = h * w * c * (1 if png else 2)  # bytes in memory: one block for PNG, the whole image (and a copy) else
-    if not args.force:
+    if not getattr(args, "force", False):
         if seconds > RENDER_LIMITS["seconds"]:
             raise ValueError(f"rendering {h}x{w} would take about {seconds / 60:.0f} min on this machine "
                              f"(limit {RENDER_LIMITS['seconds']:.0f} s); pass --force to render anyway")
@@ -194,19 +260,31 @@ def _cmd_render(args) -> int:
             raise ValueError(f"a {h}x{w} {out.suffix} image is written whole: about {held / 2**30:.1f} GiB in memory "
                              f"(limit {RENDER_LIMITS['bytes'] / 2**30:.0f} GiB); write a .png (row by row, any size) "
                              "or pass --force")
-    lo, hi = (np.asarray(v, dtype=np.float64) for v in value_range(field, header))
+    lo, hi = (np.asarray(v, dtype=np.float64) for v in (lo, hi))
     span = np.where(hi > lo, hi - lo, 1.0)
-    blocks = sample_blocks(field, (h, w), rows=rows, chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE)
+    blocks = sample_blocks(field, (h, w), rows=rows, chunk_size=chunk)
     if _progress(args):
         from tqdm.auto import tqdm
 
         blocks = tqdm(blocks, total=-(-h // rows), desc="rendering", unit="block", leave=False)
-    as_bytes = (to_uint8((b.double().numpy() - lo) / span) for b in blocks)
+    as_bytes = (to_uint8((b.detach().double().numpy() - lo) / span) for b in blocks)
     if png:
         write_png_rows(out, h, w, c, (b[..., 0] if c == 1 else b for b in as_bytes))
     else:
         write_image(out, np.concatenate(list(as_bytes)))
-    print(f"rendered {args.field} at {h}x{w} -> {args.output}")
+
+
+def _cmd_render(args) -> int:
+    from .fields.io import load, read_header
+
+    field = load(args.field)  # checks the whole file first
+    header = read_header(args.field)
+    size = args.size or (header.get("metadata") or {}).get("shape") or field.provenance.grid_shape
+    if not size:
+        raise ValueError("the file does not record an image size; pass --size H W")
+    lo, hi = value_range(field, header)
+    _write_field_image(field, size, args.output, lo, hi, args)
+    print(f"rendered {args.field} at {size[0]}x{size[1]} -> {args.output}")
     return 0
 
 
@@ -243,6 +321,194 @@ def _cmd_info(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- apply, restore, edges, blend
+
+#: ``insp apply`` operators: name -> (how to build it from a field and the arguments, value range of the picture:
+#: "input" maps the input's range to black..white, "result" the result's own (derivatives are not in [0, 1]))
+def _op_table():
+    from . import ops
+    from .learned import pretrained as P
+
+    def blur(field, args):
+        return ops.gaussian_blur(field, sigma=_sigma(field, args))
+
+    return {
+        "gaussian-blur": (blur, "input"),
+        "laplacian": (lambda f, a: ops.laplacian(f), "result"),
+        "gradient-magnitude": (lambda f, a: ops.gradient_magnitude(f), "result"),
+        "sharpen": (lambda f, a: ops.sharpen(f, amount=a.amount), "input"),
+        "denoise": (lambda f, a: P.denoise(f), "input"),
+        "deblur": (lambda f, a: P.deblur(f), "input"),
+        "blur": (lambda f, a: P.blur(f), "input"),
+        "inpaint": (lambda f, a: P.inpaint(f), "input"),
+        "remove-text": (lambda f, a: P.remove_text(f), "input"),
+    }
+
+
+APPLY_OPERATORS = ("gaussian-blur", "laplacian", "gradient-magnitude", "sharpen", "denoise", "deblur", "blur",
+                   "inpaint", "remove-text")
+RESTORE_TASKS = ("denoise", "deblur", "blur", "inpaint", "text")
+
+
+def _grid(field, args, header=None) -> tuple[int, int] | None:
+    size = getattr(args, "size", None) or ((header or {}).get("metadata") or {}).get("shape") \
+        or field.provenance.grid_shape
+    return None if not size else (int(size[0]), int(size[1]))
+
+
+def _sigma(field, args) -> float:
+    if args.sigma is not None:
+        return args.sigma
+    if args.sigma_px is None:
+        raise ValueError("gaussian-blur needs --sigma-px S (pixels of the field's grid) or --sigma S (coordinate "
+                         "units)")
+    grid = _grid(field, args)
+    if grid is None:
+        raise ValueError("--sigma-px needs the pixel grid: the file records none; pass --size H W or use --sigma")
+    return args.sigma_px * min(field.domain.spacing(grid))
+
+
+def _result_range(field, grid) -> tuple[list[float], list[float]]:
+    """The 0.5-99.5 % range of ``field`` on a probe grid of at most 256 per axis (for derivatives)."""
+    import numpy as np
+
+    probe = tuple(min(n, 256) for n in grid)
+    v = field.sample(probe).detach().double().numpy().reshape(-1, field.out_features)
+    lo, hi = np.percentile(v, 0.5, axis=0), np.percentile(v, 99.5, axis=0)
+    return lo.tolist(), hi.tolist()
+
+
+def _load_or_fit(path, args):
+    """A field file, or an image fitted with insp.fit's defaults (``--steps``): ``(field, header or None)``."""
+    from .fields.io import MAGIC, load, read_header
+
+    with open(path, "rb") as fh:
+        is_field = fh.read(len(MAGIC)) == MAGIC
+    if is_field:
+        return load(path), read_header(path)
+    from .fields.fitting import fit
+    from .imageio import read_image
+
+    image = read_image(path)
+    field, hist = fit(image, channel_axis=-1 if image.ndim == 3 else None, steps=args.steps, seed=args.seed,
+                      progress=_progress(args), data_range=1.0)
+    print(f"fitted {path} ({image.shape[1]}x{image.shape[0]}) in {hist.wall_time:.1f} s: PSNR {hist.final_psnr:.2f} dB")
+    return field, None
+
+
+def _cmd_apply(args) -> int:
+    import time
+
+    from ._files import check_writable
+    from .fields.io import SUFFIX, load, read_header, save
+
+    out = check_writable(args.output)
+    field = load(args.field)
+    header = read_header(args.field)
+    build, scale = _op_table()[args.operator]
+    t = time.perf_counter()
+    result = build(field, args)
+    grid = _grid(field, args, header)
+    if grid is None:
+        raise ValueError("the file does not record an image size; pass --size H W")
+    if out.suffix == SUFFIX:
+        from .fields.fitting import distill
+
+        copy, report = distill(result, grid, steps=args.distill_steps, progress=_progress(args))
+        save(copy, out, metadata=dict((header.get("metadata") or {}), operator=args.operator))
+        print(f"{args.operator} of {args.field}, {report} -> {out}")
+        return 0
+    lo, hi = value_range(field, header) if scale == "input" else _result_range(result, grid)
+    _write_field_image(result, grid, out, lo, hi, args)
+    print(f"{args.operator} of {args.field} rendered at {grid[0]}x{grid[1]} in {time.perf_counter() - t:.1f} s "
+          f"(values {_fmt_range(lo, hi)} -> black..white) -> {out}")
+    return 0
+
+
+def _fmt_range(lo, hi) -> str:
+    return ", ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(lo, hi))
+
+
+def _cmd_restore(args) -> int:
+    import time
+
+    import numpy as np
+
+    from ._files import check_writable
+    from .imageio import read_image
+    from .learned import fit_for_operator
+    from .learned import pretrained as P
+    from .metrics import psnr
+
+    out = check_writable(args.output)
+    image = read_image(args.image)
+    reference = read_image(args.reference) if args.reference else None
+    if reference is not None and reference.shape != image.shape:
+        raise ValueError(f"--reference has shape {reference.shape}, the image {image.shape}")
+    t = time.perf_counter()
+    field, hist = fit_for_operator(args.task, image, steps=args.steps, seed=args.seed, progress=_progress(args))
+    t_fit = time.perf_counter() - t
+    op = {"denoise": P.denoise, "deblur": P.deblur, "blur": P.blur, "inpaint": P.inpaint,
+          "text": P.remove_text}[args.task]
+    t = time.perf_counter()
+    result = op(field)
+    c = field.out_features
+    _write_field_image(result, image.shape[:2], out, [0.0] * c, [1.0] * c, args)
+    t_op = time.perf_counter() - t
+    line = (f"{args.task}: fitted {image.shape[1]}x{image.shape[0]} in {t_fit:.1f} s ({hist.steps} steps, "
+            f"PSNR {hist.final_psnr:.2f} dB to the input), operator and render {t_op:.1f} s -> {out}")
+    if reference is not None:
+        restored = read_image(out)
+        line += (f"\nPSNR to --reference: input {psnr(np.clip(image, 0, 1), reference, data_range=1.0):.2f} dB, "
+                 f"restored {psnr(restored, reference, data_range=1.0):.2f} dB")
+    print(line)
+    return 0
+
+
+def _cmd_edges(args) -> int:
+    import numpy as np
+
+    from ._files import check_writable
+    from .imageio import write_image
+    from .ops import edges
+
+    out = check_writable(args.output)
+    field, header = _load_or_fit(args.input, args)
+    grid = _grid(field, args, header)
+    if grid is None:
+        raise ValueError("the file does not record an image size; pass --size H W")
+    if (args.low is None) != (args.high is None):
+        raise ValueError("give both --low and --high (gradient magnitudes in pixel units), or neither")
+    mask = edges(field, grid, low_threshold=args.low, high_threshold=args.high)
+    write_image(out, mask.astype(np.uint8) * 255)
+    print(f"edges of {args.input} at {grid[0]}x{grid[1]}: {int(mask.sum())} edge pixels -> {out}")
+    return 0
+
+
+def _cmd_blend(args) -> int:
+    import time
+
+    from ._files import check_writable
+    from .imageio import read_image
+    from .ops import poisson_blend
+
+    out = check_writable(args.output)
+    source, target, mask = (read_image(p) for p in (args.source, args.target, args.mask))
+    if mask.ndim == 3:
+        mask = mask.mean(axis=-1)
+    if source.ndim != target.ndim:
+        raise ValueError(f"source and target must both be gray or both RGB, got shapes {source.shape} and "
+                         f"{target.shape}")
+    t = time.perf_counter()
+    result = poisson_blend(source, target, mask > 0.5, offset=tuple(args.offset), mode=args.mode,
+                           fit_steps=args.steps, seed=args.seed, progress=_progress(args))
+    c = result.out_features
+    _write_field_image(result, target.shape[:2], out, [0.0] * c, [1.0] * c, args)
+    print(f"blended {args.source} into {args.target} ({args.mode}, offset {tuple(args.offset)}) in "
+          f"{time.perf_counter() - t:.1f} s -> {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 
 
@@ -255,7 +521,8 @@ def _cmd_demo(args) -> int:
 
 # --------------------------------------------------------------------------- entry point
 
-COMMANDS = {"fit": _cmd_fit, "render": _cmd_render, "info": _cmd_info, "demo": _cmd_demo}
+COMMANDS = {"fit": _cmd_fit, "render": _cmd_render, "info": _cmd_info, "apply": _cmd_apply, "restore": _cmd_restore,
+            "edges": _cmd_edges, "blend": _cmd_blend, "demo": _cmd_demo}
 
 
 def _is_user_error(exc: BaseException) -> bool:

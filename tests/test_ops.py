@@ -320,3 +320,17 @@ def test_relu_field_refuses_second_order_operators():
         laplacian(f)
     with pytest.raises(ValueError, match="piecewise linear"):
         gaussian_blur(f, sigma=0.1)
+
+
+def test_blur_answer_does_not_depend_on_the_batch():
+    """The series convergence check uses a yardstick fixed per field, not the RMS of the batch evaluated."""
+    from insp.ops import gaussian_blur
+    from insp.testing import SinusoidSum
+
+    f = SinusoidSum([1.0, 0.2], [[1.0, 0.0], [9.0, 4.0]], dtype=torch.float64)
+    g = gaussian_blur(f, sigma=0.08)
+    x = torch.rand(300, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
+    x[:150] *= 0.01  # a batch of near-zero values next to ordinary ones
+    whole = g(x)
+    parts = torch.cat([g(x[:150]), g(x[150:])])
+    assert torch.equal(whole, parts)

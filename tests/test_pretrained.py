@@ -185,3 +185,63 @@ def test_shipped_weights_follow_the_recipe(name):
     assert meta["net"] == recipe.net_config(name) and meta["train"] == recipe.TRAIN
     assert set(meta["training_images"]) == set(recipe.OPERATOR_IMAGES[name])
     assert (meta["task"], meta["protocol"]) == recipe.OPERATORS[name]
+
+
+# --------------------------------------------------------------------------- spacing from provenance
+
+
+def _fit_tiny(img, **model_kw):
+    import insp
+
+    model = insp.Siren(2, 1, hidden_features=16, hidden_layers=1, seed=0, **model_kw)
+    return insp.fit(img, model=model, steps=3, progress=False)[0]
+
+
+def test_plain_fit_of_another_size_is_refused_with_what_to_do():
+    from insp.learned import blur
+
+    f = _fit_tiny(np.random.default_rng(0).random((64, 64)))  # omega 30 on [-1, 1]: 4x the trained rad/px
+    with pytest.raises(ValueError, match=r"radians per pixel.*fit_for_operator\('blur', image\)"):
+        blur(f)
+
+
+@pytest.mark.parametrize("n", [16, 64, 511])
+def test_a_matching_recipe_in_pixel_units_is_read_exactly(n):
+    """A fit on [-1, 1]^2 with omega scaled to the grid equals the pretrained-domain fit of the same network."""
+    from insp.fields import Rescaled
+    from insp.learned import blur, pretrained_domain
+
+    img = np.random.default_rng(n).random((n, n))
+    f = _fit_tiny(img, first_omega_0=30.0 * (n - 1) / 255)  # 30 x 2/255 radians per pixel
+    out = blur(f)
+    assert out.domain.bounds == f.domain.bounds
+    same = Rescaled(f, 255 / (n - 1))  # the same function on pretrained_domain((n, n)), where pixels are 2/255 apart
+    assert np.allclose(same.domain.bounds, pretrained_domain((n, n)).bounds)
+    ref = blur(same, check=False)
+    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(out(x), ref(x * (n - 1) / 255), atol=1e-5)
+
+
+def test_fit_for_operator_needs_no_stretch_at_any_size():
+    from insp.learned import denoise, fit_for_operator
+
+    f, _ = fit_for_operator("denoise", np.random.default_rng(1).random((40, 40)), steps=2, progress=False)
+    assert type(denoise(f)).__name__ == "INSPNetField"  # its spacing is the trained one: applied directly
+
+
+def test_a_field_without_a_grid_warns_that_the_spacing_is_assumed():
+    import insp
+    from insp.learned import blur
+
+    with pytest.warns(UserWarning, match="records no fit grid"):
+        blur(insp.Siren(2, 1, hidden_features=8, hidden_layers=1, seed=0))
+
+
+def test_non_square_pixels_are_refused():
+    from insp.fields import Domain
+    from insp.learned import blur
+
+    f = _fit_tiny(np.random.default_rng(2).random((32, 32)), domain=Domain(((-1, 1), (-2, 2))))
+    with pytest.raises(ValueError, match="not square pixels"):
+        blur(f)

@@ -43,6 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._files import atomic_write
 from .basics import file_section, fit_section, reconstruction_section
 from .operators import operators_section
 from .poisson import poisson_section
@@ -151,11 +152,11 @@ def run_demo(out="out/demo", *, quick: bool = False, seed: int = 0, progress: bo
     print(f"\n{len(SECTIONS if sections is None else sections) - len(failed)} sections ok, "
           f"{len(failed)} failed; {total:.1f} s; results in {out}/")
     info = run_metadata(quick=quick, seed=seed)
-    (out / "metrics.md").write_text(
-        f"# insp demo metrics\n\n{md}\n\nRun: {json.dumps(info)}; total {total:.1f} s.\n", encoding="utf-8")
-    (out / MARKER).write_text(json.dumps(dict(
+    atomic_write(out / "metrics.md", [
+        f"# insp demo metrics\n\n{md}\n\nRun: {json.dumps(info)}; total {total:.1f} s.\n".encode()])
+    atomic_write(out / MARKER, [json.dumps(dict(
         demo="insp", rows=table.rows, run=info, total_seconds=round(total, 3), section_seconds=timings, failed=failed,
-    ), indent=2, default=_json_default, allow_nan=True), encoding="utf-8")
+    ), indent=2, default=_json_default, allow_nan=True).encode()])
     return 1 if failed else 0
 
 

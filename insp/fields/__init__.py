@@ -2,16 +2,20 @@
 
 from .base import DEFAULT_CHUNK_SIZE, Field, sample
 from .domain import Domain
-from .fitting import AUDIO_DEFAULTS, DEFAULTS, FULL_BATCH, FitHistory, default_model, fit, fit_audio, fit_many
+from .fitting import (AUDIO_DEFAULTS, DEFAULTS, FULL_BATCH, DistillReport, FitHistory, default_model, distill, fit,
+                      fit_audio, fit_many)
 from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, build_field
+from .imports import ModuleField, from_module, from_siren_pytorch, from_siren_state_dict
 from .io import FileFormatError, load, read_header, save
 from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
-from .transforms import GridField, Mean, Product, Translated
+from .transforms import GridField, Mean, Product, Rescaled, Translated
 from .windowed import WindowedField
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
     "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
     "DEFAULTS", "FULL_BATCH", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
-    "GridField", "Mean", "Product", "Translated", "AUDIO_DEFAULTS", "fit_audio", "WindowedField",
+    "GridField", "Mean", "Product", "Rescaled", "Translated",
+    "DistillReport", "distill", "ModuleField", "from_module", "from_siren_pytorch", "from_siren_state_dict",
+    "AUDIO_DEFAULTS", "fit_audio", "WindowedField",
 ]

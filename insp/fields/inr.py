@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_device, check_dtype, check_int
 from .base import Field
 from .domain import Domain
 from .layers import Activation, FourierFeatures, PositionalEncoding, Sine, ValueAffine
@@ -48,7 +48,12 @@ class NeuralField(Field):
             ARCHITECTURES[cls.architecture] = cls
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.check_points(x))
+        x = self.check_points(x)
+        w = self.net[-1].scale  # every NeuralField ends in its ValueAffine: its buffer has the weights' dtype
+        if x.dtype != w.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but this field computes in {w.dtype}; convert the points "
+                            f"(x.to({w.dtype})) or the field (field.to({x.dtype}))")
+        return self.net(x)
 
     def taylor_modules(self):
         return list(self.net)
@@ -67,7 +72,7 @@ class NeuralField(Field):
         if domain.dim != in_features:
             raise ValueError(f"domain has dimension {domain.dim} but in_features is {in_features}")
         self.domain = domain
-        self.to(dtype=dtype or torch.get_default_dtype(), device=device)
+        self.to(dtype=check_dtype(dtype) or torch.get_default_dtype(), device=check_device(device))
 
 
 class Siren(NeuralField):

@@ -58,6 +58,7 @@ from pathlib import Path
 import torch
 
 from .._files import atomic_write
+from .base import Field
 from .domain import Domain
 from .inr import ARCHITECTURES, NeuralField, build_field
 from .provenance import Provenance
@@ -168,8 +169,10 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
     Path of the written file.
     """
     if not isinstance(field, NeuralField) or ARCHITECTURES.get(field.architecture) is not type(field):
+        hint = ("; an operator result or other composite field is kept by distilling it into a SIREN first: "
+                "copy, report = insp.distill(field); insp.save(copy, path)") if isinstance(field, Field) else ""
         raise TypeError(f"field must be a registered NeuralField ({', '.join(sorted(ARCHITECTURES))}), "
-                        f"got {type(field).__name__}")
+                        f"got {type(field).__name__}{hint}")
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     affine = field.value_affine
@@ -361,11 +364,13 @@ def _check_config_sizes(config, table, name: str) -> None:
 def _check_field_header(header: dict, table, name: str) -> None:
     """The header's architecture against its tensor table, without allocating the network."""
     _check_config_sizes(header.get("config"), table, name)
+    if not isinstance(header.get("metadata") or {}, dict):
+        raise FileFormatError(f"{name} has metadata that is not a mapping: {header.get('metadata')!r}")
     field, _ = _meta_field(header, name)
     expected = {k: (v.dtype, tuple(v.shape)) for k, v in field.state_dict().items()}
     found = {tname: (dtype, shape) for tname, dtype, shape, _, _ in table}
     if expected != found:
-        diff = sorted(set(expected.items()) ^ set(found.items()))[:4]
+        diff = sorted(map(str, set(expected.items()) ^ set(found.items())))[:4]
         raise FileFormatError(f"{name} does not match its architecture {header.get('architecture')!r}: the header's "
                               f"config and dtype call for other tensors than the file holds ({diff})")
     io_ok = header.get("in_features") == field.in_features and header.get("out_features") == field.out_features

@@ -5,6 +5,7 @@ mask and potential, for one).  Each is a :class:`~insp.fields.base.Field`:
 
 * :class:`GridField` -- multilinear interpolation of an array on a domain's grid;
 * :class:`Translated` -- a field moved by a constant shift (keeps the Taylor path);
+* :class:`Rescaled` -- a field read on stretched coordinates, ``inner(x * factor)`` (keeps the Taylor path);
 * :class:`Product`, :class:`Mean` -- pointwise ``a * b`` and ``(a + b) / 2``.
 
 Examples
@@ -30,7 +31,7 @@ from .._checks import check_shape
 from .base import Field, check_field, field_dtype_device
 from .domain import Domain
 
-__all__ = ["GridField", "Translated", "Product", "Mean"]
+__all__ = ["GridField", "Translated", "Rescaled", "Product", "Mean"]
 
 
 class GridField(Field):
@@ -48,6 +49,7 @@ class GridField(Field):
     """
 
     max_derivative_order = 0
+    derivative_limit_reason = "interpolates multilinearly: its derivatives are piecewise constant, not the signal's"
 
     def __init__(self, values, domain: Domain):
         if not isinstance(domain, Domain):
@@ -127,6 +129,58 @@ class Translated(Field):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(self.shift(self.check_points(x)))
+
+
+class Rescaled(Field):
+    """``inner`` read on stretched coordinates: ``f(x) = inner(x * factor)`` on the domain ``inner.domain / factor``.
+
+    ``factor`` is one positive number per axis (or one for all).  An order-k
+    partial of ``f`` is ``factor**alpha`` times that of ``inner``: this is how
+    derivatives are expressed in other units (pixel units of another grid, for
+    one).  The stretch is a fixed diagonal ``nn.Linear`` in front of the inner
+    field's modules, so the Taylor path still applies.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from insp.testing import Polynomial
+    >>> p = Polynomial({(2, 0): 1.0}, dtype=torch.float64)          # x0^2 on [-1, 1]^2
+    >>> r = Rescaled(p, 0.5)                                        # (x0 / 2)^2 on [-2, 2]^2
+    >>> r.domain.bounds, float(r(torch.tensor([[2.0, 0.0]], dtype=torch.float64)))
+    (((-2.0, 2.0), (-2.0, 2.0)), 1.0)
+    """
+
+    def __init__(self, inner: Field, factor):
+        check_field(inner, name="inner")
+        d = inner.in_features
+        dtype, device = field_dtype_device(inner)
+        a = torch.as_tensor(factor, dtype=torch.float64).reshape(-1)
+        if a.numel() == 1:
+            a = a.expand(d)
+        if a.numel() != d or not torch.isfinite(a).all() or not (a > 0).all():
+            raise ValueError(f"factor must be one or {d} positive finite numbers, got {factor!r}")
+        dom = Domain(tuple((lo / float(t), hi / float(t)) for (lo, hi), t in zip(inner.domain.bounds, a)))
+        super().__init__(dom, inner.out_features)
+        self.inner = inner
+        self.factor = tuple(float(t) for t in a)
+        lin = nn.Linear(d, d).to(dtype=dtype, device=device)
+        with torch.no_grad():
+            lin.weight.copy_(torch.diag(a))
+            lin.bias.zero_()
+        lin.requires_grad_(False)
+        self.stretch = lin
+        self.max_derivative_order = getattr(inner, "max_derivative_order", None)
+
+    @property
+    def provenance(self):
+        return self.inner.provenance
+
+    def taylor_modules(self):
+        inner = self.inner.taylor_modules()
+        return None if inner is None else [self.stretch, *inner]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(self.stretch(self.check_points(x)))
 
 
 class Product(Field):

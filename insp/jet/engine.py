@@ -23,6 +23,7 @@ from typing import Callable
 
 import torch
 
+from .._checks import check_int
 from ..fields.base import Field, check_chunk_size
 from .indices import index_of, laplacian_power, multi_indices, name_of, num_partials_of_order, parse_name
 from .taylor import BilaplacianJet, LaplacianJet, TaylorJet, has_taylor_rules, propagate
@@ -129,15 +130,24 @@ def _contract(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return values @ w.to(dtype=values.dtype, device=values.device)
 
 
+#: the highest derivative order the engine computes: beyond it the exact factorial weights of the Taylor
+#: coefficients leave 64-bit integers (21! > 2**63), and a jet of order 20 in 3-D has 1,771 partials already
+MAX_ORDER = 20
+
+
 def check_order(field: Field, order, *, name: str = "order") -> int:
-    """Validate a derivative order against what ``field`` can provide."""
-    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {order!r}")
+    """Validate a derivative order against the engine's limit and what ``field`` can provide (before any work)."""
+    order = check_int(order, name, minimum=0)
+    if order > MAX_ORDER:
+        raise ValueError(f"{name} must be at most {MAX_ORDER} (the derivative engine's limit: the exact weights of "
+                         f"higher orders overflow 64-bit integers), got {order}")
     limit = getattr(field, "max_derivative_order", None)
     if limit is not None and order > limit:
+        reason = getattr(field, "derivative_limit_reason", None) or (
+            f"is piecewise linear in its input encoding: derivatives of order > {limit} vanish or only reflect "
+            f"the encoding")
         raise ValueError(
-            f"{type(field).__name__} is piecewise linear in its input encoding: derivatives of order > {limit} "
-            f"vanish or only reflect the encoding, so {name}={order} is refused. Use a smooth INR (Siren, or "
+            f"{type(field).__name__} {reason}, so {name}={order} is refused. Use a smooth INR (Siren, or "
             f"activation='tanh'/'softplus') for higher-order operators.")
     return order
 

@@ -47,16 +47,28 @@ order (4; 2 for denoise, 6 for deblur; a ReLU network is refused), and a
 ``first_omega_0``/``hidden_omega_0`` (other omegas change the bandwidth the
 derivatives encode).  ``check=False`` skips the last test (e.g. to apply an
 operator to the output of another operator, or to a Fourier-feature network),
-at the caller's risk.  The sample spacing cannot be read from a field, so it
-is documented, not checked.
+at the caller's risk.
+
+The sample spacing is read from the field's provenance (the grid ``insp.fit``
+recorded): the first-layer omega is judged in pixel units, ``omega *
+spacing``.  A fit of another size whose recipe matches the trained one in
+pixel units (``fit_for_operator`` on any size, or ``insp.fit`` on ``[-1,
+1]^2`` with ``first_omega_0 = omega * (n - 1) / 255``) is read exactly, on
+coordinates stretched so that its samples are ``2/255`` apart (an order-k
+partial scaled by ``(h / h0)**k``); the result comes back in the field's own
+coordinates.  Any other fit is refused with a message saying how to fit.  A
+field without a recorded grid (built by hand, imported) is read at the
+trained spacing, with a ``UserWarning`` that says so.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from functools import lru_cache
 from importlib import resources
 
+from .._checks import check_image
 from ..fields.base import Field, check_field
 from ..fields.domain import Domain
 from .inspnet import INSPNet, INSPNetField, load_operator
@@ -199,6 +211,11 @@ def fit_for_operator(name: str, image, *, known=None, steps: int | None = None, 
     img = np.asarray(image)
     if img.ndim not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {img.shape}")
+    img, _ = check_image(img, channel_axis=-1 if img.ndim == 3 else None, spatial_dims=(2,), name="image")
+    lo, hi = float(img.min()), float(img.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:  # the operators read derivatives in the units of [0, 1] images
+        raise ValueError(f"image values must lie in [0, 1], as in the operators' training; got range "
+                         f"[{lo:g}, {hi:g}]" + (" (divide an 8-bit image by 255)" if hi > 1.5 else ""))
     model = Siren(2, 1 if img.ndim == 2 else img.shape[-1], hidden_features=inr["hidden_features"],
                   hidden_layers=inr["hidden_layers"], first_omega_0=inr["first_omega_0"],
                   hidden_omega_0=inr["hidden_omega_0"], domain=pretrained_domain(img.shape[:2]), seed=seed)
@@ -207,13 +224,29 @@ def fit_for_operator(name: str, image, *, known=None, steps: int | None = None, 
                channel_axis=None if img.ndim == 2 else -1, data_range=1.0)
 
 
-def _check_inr(field: Field, name: str, check: bool) -> None:
+#: how far a field's pixel-unit omega or spacing may differ from the trained ones and still count as equal
+_REL_TOL = 1e-4
+
+
+def _spacing(field: Field) -> tuple[float, ...] | None:
+    prov = field.provenance
+    return tuple(prov.spacing) if prov.fitted and prov.spacing else None
+
+
+def _check_inr(field: Field, name: str, check: bool) -> float:
+    """Validate ``field`` for operator ``name``; return the stretch ``h / h0`` that puts its samples 2/255 apart.
+
+    With a recorded fit grid (provenance), the first-layer omega is judged in
+    pixel units (``omega * spacing``): a fit of another size with the trained
+    recipe in pixel units is read exactly on stretched coordinates; any other
+    is refused.  Without one the trained spacing is assumed, and a warning says so.
+    """
     field = check_field(field)
     if field.in_features != 2:
         raise ValueError(f"field has dimension {field.in_features}; the pretrained {name!r} operator acts on 2-D "
                          f"fields (images)")
     if not check:
-        return
+        return 1.0
     from ..fields.inr import Siren
 
     inr = _metadata(name)["inr"]
@@ -221,19 +254,51 @@ def _check_inr(field: Field, name: str, check: bool) -> None:
         raise ValueError(f"the pretrained {name!r} operator was trained on SIRENs fitted by insp.fit "
                          f"({inr['hidden_layers']}x{inr['hidden_features']}, omega_0 {inr['first_omega_0']}); got a "
                          f"{type(field).__name__}. Pass check=False to apply it anyway.")
-    for key in ("first_omega_0", "hidden_omega_0"):
-        if not math.isclose(getattr(field, key), inr[key], rel_tol=1e-6):
-            raise ValueError(f"field has {key}={getattr(field, key)}, but the pretrained {name!r} operator was "
-                             f"trained on SIRENs with {key}={inr[key]} (the derivatives it reads would be on "
-                             f"another scale). Fit with insp.learned.fit_for_operator({name!r}, image), or pass "
-                             f"check=False.")
+    if not math.isclose(field.hidden_omega_0, inr["hidden_omega_0"], rel_tol=1e-6):
+        raise ValueError(f"field has hidden_omega_0={field.hidden_omega_0}, but the pretrained {name!r} operator was "
+                         f"trained on SIRENs with hidden_omega_0={inr['hidden_omega_0']} (the derivatives it reads "
+                         f"would be on another scale). Fit with insp.learned.fit_for_operator({name!r}, image), or "
+                         f"pass check=False.")
+    spacing = _spacing(field)
+    if spacing is None:
+        if not math.isclose(field.first_omega_0, inr["first_omega_0"], rel_tol=1e-6):
+            raise ValueError(f"field has first_omega_0={field.first_omega_0}, but the pretrained {name!r} operator "
+                             f"was trained on SIRENs with first_omega_0={inr['first_omega_0']} (the derivatives it "
+                             f"reads would be on another scale). Fit with insp.learned.fit_for_operator({name!r}, "
+                             f"image), or pass check=False.")
+        warnings.warn(f"the field records no fit grid, so the pretrained {name!r} operator assumes its samples are "
+                      f"{TRAINED_SPACING:.6g} apart (256 pixels over [-1, 1]); fit with "
+                      f"insp.learned.fit_for_operator or insp.fit to have it checked", UserWarning, stacklevel=4)
+        return 1.0
+    h = spacing[0]
+    if any(not math.isclose(t, h, rel_tol=_REL_TOL) for t in spacing):
+        raise ValueError(f"field was fitted on a grid of spacing {list(spacing)} (not square pixels); the pretrained "
+                         f"{name!r} operator reads square pixels. Fit with insp.learned.fit_for_operator({name!r}, "
+                         f"image).")
+    trained, given = inr["first_omega_0"] * TRAINED_SPACING, field.first_omega_0 * h
+    if not math.isclose(given, trained, rel_tol=_REL_TOL):
+        grid = "x".join(map(str, field.provenance.grid_shape))
+        raise ValueError(f"field was fitted to a {grid} grid with first_omega_0={field.first_omega_0} on "
+                         f"{[list(b) for b in field.domain.bounds]}: {given:.4g} radians per pixel in its first "
+                         f"layer, but the pretrained {name!r} operator was trained on {trained:.4g} (omega "
+                         f"{inr['first_omega_0']} at 256 pixels over [-1, 1]), so the derivatives it reads would be "
+                         f"on another scale. Fit with insp.learned.fit_for_operator({name!r}, image) (any size), or "
+                         f"pass check=False.")
+    return h / TRAINED_SPACING
 
 
-def _apply(name: str, field, check: bool) -> INSPNetField:
+def _apply(name: str, field, check: bool) -> Field:
     if not isinstance(check, bool):
         raise TypeError(f"check must be a bool, got {type(check).__name__}")
-    _check_inr(field, name, check)
-    return load_pretrained(name).apply(field)
+    stretch = _check_inr(field, name, check)
+    net = load_pretrained(name)
+    if math.isclose(stretch, 1.0, rel_tol=_REL_TOL):
+        return net.apply(field)
+    from ..fields.transforms import Rescaled
+
+    # read the field on coordinates in which its samples are 2/255 apart (an order-k partial scaled by
+    # (h / h0)**k): exactly the jet a 256-pixel fit of the trained recipe gives; then back to its coordinates
+    return Rescaled(net.apply(Rescaled(field, stretch)), 1.0 / stretch)
 
 
 def denoise(field: Field, *, check: bool = True) -> INSPNetField:

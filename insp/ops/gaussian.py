@@ -94,11 +94,18 @@ def _reflect(x: torch.Tensor, domain: Domain) -> torch.Tensor:
     return lo + torch.where(y > span, 2 * span - y, y)
 
 
-def _check_sigma(sigma) -> float:
+def _check_sigma(sigma, field: Field) -> float:
+    """A positive ``sigma`` no wider than ``field``'s domain: a wider kernel only averages extrapolated values."""
     try:
-        return check_number(sigma, "sigma", unit="coordinate units")
+        sigma = check_number(sigma, "sigma", unit="coordinate units")
     except TypeError:  # a sigma that is not a number is refused like any other invalid sigma
         raise ValueError(f"sigma must be a positive finite number (coordinate units), got {sigma!r}") from None
+    extent = max(hi - lo for lo, hi in field.domain.bounds)
+    if sigma > extent:
+        raise ValueError(f"sigma={sigma:g} is wider than the field's domain (largest extent {extent:g} coordinate "
+                         f"units): the blur would only average values extrapolated outside it; use a sigma below "
+                         f"{extent:g} (a constant field is the limit of a very wide blur)")
+    return sigma
 
 
 class GaussianBlur(OperatorField):
@@ -135,7 +142,7 @@ class GaussianBlur(OperatorField):
                  boundary: str = "extrapolate", oversample: int = 3, jet_method: str = "auto",
                  chunk_size: int = DEFAULT_JET_CHUNK):
         check_field(inner)
-        sigma = _check_sigma(sigma)
+        sigma = _check_sigma(sigma, inner)
         if method not in BLUR_METHODS:
             raise ValueError(f"method must be one of {BLUR_METHODS}, got {method!r}")
         if boundary not in BOUNDARIES:
@@ -178,8 +185,22 @@ class GaussianBlur(OperatorField):
         for a, v in self._last_weights.items():
             w[index_of(a, d, K)] = v
         last = (values @ w).abs().amax(-1)  # (...,) largest over channels
-        scale = values[..., 0].square().mean().sqrt().clamp_min(1e-12)
-        return out, last > self.tol * scale
+        return out, last > self.tol * self._value_scale(values.dtype, values.device)
+
+    def _value_scale(self, dtype, device) -> torch.Tensor:
+        """The RMS of the inner field on a fixed probe grid: the yardstick of the convergence check.
+
+        Fixed per field (not the RMS of the points being evaluated), so that a
+        point's answer does not depend on which batch or chunk it came in.
+        """
+        scale = self.__dict__.get("_scale")
+        if scale is None:
+            with torch.no_grad():
+                probe = self.inner.domain.grid((9,) * self.in_features, dtype=dtype, device=device)
+                values = self.inner(probe.reshape(-1, self.in_features))
+            scale = values.square().mean().sqrt().clamp_min(1e-12)
+            self.__dict__["_scale"] = scale
+        return scale.to(dtype=dtype, device=device)
 
     # ------------------------------------------------------------ quadrature
     def _quadrature(self, x):
@@ -268,7 +289,7 @@ def lattice_blur(field: Field, shape, *, sigma: float, oversample: int = 3, trun
     (torch.Size([9, 9, 1]), True)
     """
     check_field(field)
-    sigma = _check_sigma(sigma)
+    sigma = _check_sigma(sigma, field)
     shape = check_shape(shape, field.in_features)
     chunk_size = check_chunk_size(chunk_size)
     dtype, device = field_dtype_device(field)

@@ -26,9 +26,8 @@ interrupted build leaves no half-written entry.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import torch
 
 from .. import data as _data
 from .._checks import check_int
+from .._files import atomic_write
 from ..fields import DEFAULTS, Siren, fit
 from ..fields.io import load as load_field
 from ..fields.io import save as save_field
@@ -119,19 +119,6 @@ def _entry_dir(cache_dir, key: dict) -> Path:
     return Path(cache_dir) / name
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; cache entries are plain readable data
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _clean_image(image: str, size: int, color: bool) -> np.ndarray:
     return _data.color(image, size) if color else _data.gray(image, size)
 
@@ -199,7 +186,7 @@ def fit_degraded(image: str, task, *, size: int = 256, seed: int = 0, protocol: 
     if entry is not None:
         entry.mkdir(parents=True, exist_ok=True)
         save_field(field, entry / "field.inspf", metadata=dict(key=key))
-        _atomic_write(entry / "meta.json", lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
+        atomic_write(entry / "meta.json", [json.dumps(meta, indent=1).encode()])
     return degraded, field, {**meta, "from_cache": False}
 
 
@@ -235,11 +222,9 @@ def paired(image: str, task, *, order: int | None = DEFAULT_ORDER, size: int = 2
         else:
             features = grid_jet(field, key["size"], order=order).to(torch.float32)
             if path is not None:
-                def write(p):
-                    with open(p, "wb") as fh:
-                        np.savez(fh, features=features.numpy())
-
-                _atomic_write(path, write)
+                buf = io.BytesIO()
+                np.savez(buf, features=features.numpy())
+                atomic_write(path, [buf.getvalue()])
     return Pair(image=image, task=task, protocol=key["protocol"], degraded=degraded, field=field,
                 features=features, target=target, fit_seconds=meta.get("fit_seconds"),
                 from_cache=meta["from_cache"], order=order)

@@ -36,6 +36,7 @@ import copy
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -60,6 +61,7 @@ from .signal import (
     normalisation,
     prepare_signal,
     split_signals,
+    unmask,
 )
 from .signal import data_range as _data_range
 
@@ -169,7 +171,13 @@ def _prepare_members(values: list[torch.Tensor], spec: SignalSpec, models: list,
     scales, shifts, ranges = [], [], []
     for i in range(B):
         known_vals = Y[i][m[i]]
-        check_finite(known_vals, f"signals[{i}]" if batched else "signal")
+        what = f"signals[{i}]" if batched else "signal"
+        check_finite(known_vals, what)
+        pdtype = field_dtype_device(models[i])[0]
+        biggest = float(known_vals.abs().max())
+        if biggest > torch.finfo(pdtype).max:
+            raise ValueError(f"{what} has values up to {biggest:.3g}, beyond what {pdtype} holds "
+                             f"({torch.finfo(pdtype).max:.3g}); fit in float64 (dtype=torch.float64) or rescale it")
         sc, sh = normalisation(known_vals)
         scales.append(sc)
         shifts.append(sh)
@@ -237,6 +245,8 @@ def _fit_members(mem: _Members, opts: _Options, *, seeds: list[int], engine: str
                         final_lr_ratio=opts.final_lr_ratio, time_limit=opts.time_limit, progress=progress,
                         desc=desc, callback=callback, subject=subject)
 
+    finite = dict(step=0, weights=[p.detach().clone() for p in eng.parameters])  # the last finite state
+
     def step_fn(step, t_now):
         logging = step % log_every == 0
         rec = None
@@ -248,6 +258,8 @@ def _fit_members(mem: _Members, opts: _Options, *, seeds: list[int], engine: str
             if logging:
                 rec = record(step, loop.clock.measure(evaluate), t_now)
             eng.step(torch.stack([known_idx[i][s.next()] for i, s in enumerate(samplers)]))  # (B, b)
+        if rec is not None and math.isfinite(rec["loss"]):  # the weights this record measured
+            finite.update(step=step, weights=[p.detach().clone() for p in eng.parameters])
         return rec
 
     was_training = [m.training for m in models]
@@ -255,10 +267,20 @@ def _fit_members(mem: _Members, opts: _Options, *, seeds: list[int], engine: str
         m.train()
     try:
         stop = loop.run(step_fn)
+    except FloatingPointError as exc:  # diverged: hand back the last finite weights, never NaN ones
+        with torch.no_grad():
+            for p, w in zip(eng.parameters, finite["weights"]):
+                p.copy_(w)
+        eng.write_back(models)
+        raise FloatingPointError(f"{exc}; the field{'s keep' if B > 1 else ' keeps'} the weights of step "
+                                 f"{finite['step']}, the last with a finite loss") from None
     finally:
         for m, mode in zip(models, was_training):
             m.train(mode)
     final = record(loop.done, evaluate(), loop.clock())
+    if loop.done and history.psnr[0] - final["psnr"] > 1.0:  # a fit that made things worse says so
+        warnings.warn(f"the fit ended at {final['psnr']:.2f} dB, below where it started ({history.psnr[0]:.2f} dB): "
+                      f"the learning rate ({opts.lr:g}) is probably too high", RuntimeWarning, stacklevel=3)
     eng.write_back(models)
     for m in models:
         m.eval()
@@ -388,6 +410,7 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
                          batch_size=batch_size, seed=seed, progress=progress, time_limit=time_limit, dtype=dtype,
                          device=device)
     t_start = time.perf_counter()
+    signal, known = unmask(signal, known, channel_axis=channel_axis)
     values, spec = prepare_signal(signal, channel_axis=channel_axis)
     opts = _options(steps, lr, batch_size, time_limit, log_every, final_lr_ratio, warmup_steps)
     seed = check_seed(seed)
@@ -482,6 +505,9 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
     """
     t_start = time.perf_counter()
     check_choice(engine, "engine", ENGINES)
+    if isinstance(signals, np.ma.MaskedArray) or (isinstance(signals, (list, tuple)) and
+                                                  any(isinstance(s, np.ma.MaskedArray) for s in signals)):
+        signals, known = _unmask_batch(signals, known, channel_axis)
     items = split_signals(signals)
     values, spec = [], None
     for i, s in enumerate(items):
@@ -509,6 +535,18 @@ def fit_many(signals, *, model: NeuralField | Sequence[NeuralField] | None = Non
                            callback=callback, subject=models, config=config, t_start=t_start,
                            per_member_history=True)
     return models, history
+
+
+def _unmask_batch(signals, known, channel_axis):
+    """Masked arrays among ``signals``: their masks become per-member ``known`` masks (combined with ``known``)."""
+    items = list(signals)
+    pairs = [unmask(np.ma.asarray(s) if isinstance(s, np.ma.MaskedArray) else np.ma.masked_array(np.asarray(s)),
+                    None, channel_axis=channel_axis, name=f"signals[{i}]") for i, s in enumerate(items)]
+    data, masks = [d for d, _ in pairs], np.stack([m for _, m in pairs])
+    if known is not None:
+        k = np.asarray(check_mask(known, masks.shape[1:], name="known", batch=len(items)).numpy())
+        masks = masks & (k if k.ndim == masks.ndim else k[None])
+    return data, masks
 
 
 def _member_seeds(seed, B: int) -> list[int]:

@@ -36,7 +36,7 @@ import torch
 
 from ..._checks import check_number
 
-__all__ = ["SignalSpec", "prepare_signal", "check_mask", "check_finite", "normalisation", "data_range",
+__all__ = ["SignalSpec", "prepare_signal", "unmask", "check_mask", "check_finite", "normalisation", "data_range",
            "split_signals", "as_array", "CHANNEL_AXIS_AUTO"]
 
 #: ``channel_axis`` default: read the layout from the shape, refuse ambiguous ones
@@ -89,6 +89,8 @@ def _read_layout(shape: tuple[int, ...], channel_axis, name: str) -> SignalSpec:
     if math.prod(shape) == 0:
         raise ValueError(f"{name} is empty (shape {shape}); it needs at least 2 samples per spatial axis")
     if isinstance(channel_axis, str) and channel_axis == CHANNEL_AXIS_AUTO:
+        if any(n < 2 for n in shape[:-1]) or (ndim == 1 and shape[0] < 2):  # too small either way
+            raise ValueError(f"{name} needs at least 2 samples along every spatial axis, got shape {shape}")
         if ndim in (2, 3) and shape[-1] <= 4:
             hint = ("an RGB(A) image (pass channel_axis=-1) or a volume of a few slices (pass channel_axis=None)"
                     if ndim == 3 else
@@ -111,6 +113,25 @@ def _read_layout(shape: tuple[int, ...], channel_axis, name: str) -> SignalSpec:
     if any(n < 2 for n in spatial):
         raise ValueError(f"{name} needs at least 2 samples along every spatial axis, got spatial shape {spatial}")
     return SignalSpec(tuple(spatial), channels, channel_axis)
+
+
+def unmask(signal, known, *, channel_axis=CHANNEL_AXIS_AUTO, name: str = "signal"):
+    """``(data, known)`` for a ``numpy.ma.MaskedArray``: its mask is honoured as unknown samples.
+
+    A sample is known when none of its channels is masked; ``known`` given as
+    well is combined with it (both must hold).  Other inputs pass through.
+    """
+    if not isinstance(signal, np.ma.MaskedArray):
+        return signal, known
+    data = np.ma.getdata(signal)
+    hidden = np.ma.getmaskarray(signal)
+    spec = _read_layout(tuple(data.shape), channel_axis, name)
+    if spec.channel_axis is not None:
+        hidden = hidden.any(axis=spec.channel_axis)
+    ma_known = ~hidden
+    if known is not None:
+        ma_known = ma_known & np.asarray(check_mask(known, spec.spatial_shape).numpy())
+    return data, ma_known
 
 
 def check_mask(mask, spatial_shape: tuple[int, ...], name: str = "known", *, batch: int | None = None):

@@ -420,6 +420,8 @@ class PoissonBlendField(Field):
     """
 
     max_derivative_order = 1
+    derivative_limit_reason = ("blends through a multilinear mask: only first derivatives exist (re-fit the "
+                               "sampled result, insp.fit(field.sample(shape)), for higher orders)")
 
     def __init__(self, potential: Field | None, membrane: Field | None, target: Field, mask: Field, *,
                  info: dict | None = None):
@@ -559,7 +561,10 @@ def _mask_field(mask, sdomain: Domain, simg, tdomain: Domain, d: int, shift):
         if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
             raise TypeError(f"mask must be boolean or real-valued in [0, 1], got dtype {m.dtype}")
         m = m.astype(np.float64)
-        if not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+        if not np.isfinite(m).all():
+            raise ValueError(f"mask contains {int((~np.isfinite(m)).sum())} NaN or infinite values; expected values "
+                             "in [0, 1]")
+        if m.min() < 0 or m.max() > 1:
             raise ValueError(f"mask values must lie in [0, 1], got range [{np.nanmin(m)}, {np.nanmax(m)}]")
     if m.ndim != d:
         raise ValueError(f"mask must have {d} axes (a grid on the source), got shape {m.shape}")
