@@ -162,21 +162,21 @@ def test_windowed_native_jet_equals_nested_autograd_on_distinct_members():
     members = [insp.Siren(1, 2, hidden_features=12, hidden_layers=1, first_omega_0=5.0, seed=k, dtype=F64)
                for k in range(4)]
     f = WindowedField(members, num_samples=40, window=14, hop=10, sample_rate=50.0)
-    t = torch.linspace(-0.01, 0.79, 157, dtype=F64).unsqueeze(-1)  # a little outside the domain too
+    t = torch.linspace(-0.01, 0.79, 41, dtype=F64).unsqueeze(-1)  # a little outside the domain too
     native, ref = jet(f, t, order=4).values, jet(f, t, order=4, jet_method="reference").values
     scale = ref.abs().amax(dim=(0, 1))  # per order
-    assert ((native - ref).abs() / scale).max() < 1e-9
+    assert ((native - ref).abs() / scale).max() < 1e-8
 
 
 def test_windowed_field_is_smooth_at_the_ends_of_each_overlap():
     members = [insp.Siren(1, 1, hidden_features=8, hidden_layers=1, first_omega_0=4.0, seed=k, dtype=F64)
                for k in range(3)]
     f = WindowedField(members, num_samples=30, window=12, hop=9, sample_rate=10.0)
-    for seam_samples in (9, 11, 18, 20):  # overlaps [9, 11] and [18, 20]
-        t = torch.tensor([[seam_samples / 10 - 1e-9], [seam_samples / 10 + 1e-9]], dtype=F64)
-        J = jet(f, t, order=4).values[:, 0]
-        scale = jet(f, torch.linspace(0, 2.9, 59, dtype=F64)[:, None], order=4).values[:, 0].abs().amax(dim=0)
-        assert ((J[0] - J[1]).abs() / scale).max() < 1e-6
+    seams = torch.tensor([9.0, 11.0, 18.0, 20.0], dtype=F64) / 10  # the ends of overlaps [9, 11] and [18, 20]
+    t = torch.stack([seams - 1e-9, seams + 1e-9], dim=1).reshape(-1, 1)
+    J = jet(f, t, order=4).values[:, 0].reshape(4, 2, 5)  # (seam, side, order)
+    scale = J.abs().amax(dim=(0, 1))
+    assert ((J[:, 0] - J[:, 1]).abs() / scale).max() < 1e-6
 
 
 def test_windowed_field_errors():
@@ -197,7 +197,7 @@ def test_windowed_field_errors():
 def test_fit_recovers_a_pure_tone_and_resamples_it():
     sr, n, freq, amp = 8000, 800, 440.0, 0.5
     t = np.arange(n) / sr
-    f, h = insp.fit_audio(amp * np.sin(2 * np.pi * freq * t), sample_rate=sr, steps=300)
+    f, h = insp.fit_audio(amp * np.sin(2 * np.pi * freq * t), sample_rate=sr, steps=150)
     assert h.config["snr"] > 35
     # at 4x the rate on the same span: the analytic tone
     m = 4 * (n - 1) + 1
@@ -216,8 +216,8 @@ def test_fit_recovers_a_pure_tone_and_resamples_it():
 
 def test_stereo_channels_first_and_last_fit_the_same_field():
     wave, sr = insp.data.audio("stereo", sample_rate=4000, duration=0.1)
-    a, ha = insp.fit_audio(wave, sample_rate=sr, steps=20, window=256, overlap=16)
-    b, _ = insp.fit_audio(wave.T, sample_rate=sr, steps=20, window=256, overlap=16, channel_axis=0)
+    a, ha = insp.fit_audio(wave, sample_rate=sr, steps=4, window=256, overlap=16)
+    b, _ = insp.fit_audio(wave.T, sample_rate=sr, steps=4, window=256, overlap=16, channel_axis=0)
     assert a.out_features == 2 and ha.config["windows"] == 2
     with torch.no_grad():
         torch.testing.assert_close(a.sample((400,)), b.sample((400,)))
