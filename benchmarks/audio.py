@@ -36,7 +36,10 @@ Parts (``--parts``, all by default):
     White Gaussian noise at 10 and 20 dB input SNR (seeded) on the *test*
     clips (speech 1 s from 2.0 s, the chirp's first 0.5 s, the AM tone):
     the INR fitted to the noisy clip with the defaults (its own smoothness is
-    the denoiser), that INR smoothed by ``insp.ops.gaussian_blur``, and the
+    the denoiser), that INR smoothed by ``insp.ops.gaussian_blur``, an
+    INSP-Net (:data:`INSPNET`: an MLP on the order-4 jet, residual) trained
+    on the INRs of the noisy *choosing* clips (both levels) to give the clean
+    samples, and the
     classical :mod:`insp.baselines.audio` denoisers (Wiener, Butterworth
     low-pass, Savitzky-Golay, spectral subtraction).  Every parameter (blur
     sigma, filter sizes, cutoffs) is chosen per noise level on the choosing
@@ -283,7 +286,19 @@ BASELINE_GRID = {
 BLUR_SAMPLES = (0.5, 1.0, 2.0)
 
 
-def _inr_denoise(noisy: np.ndarray, sigmas_s) -> dict[str, np.ndarray]:
+#: the INSP-Net audio denoiser: one network for both noise levels, on the jet of order 4 (in seconds)
+INSPNET = dict(order=4, dim=1, hidden_features=64, hidden_layers=3, activation="silu", residual=True, seed=0)
+INSPNET_TRAIN = dict(steps=1500, lr=2e-3, batch_size=2048, seed=0)
+
+
+def _grid_jet(field, n: int, order: int) -> torch.Tensor:
+    from insp.jet import jet
+
+    x = field.domain.grid((n,)).reshape(-1, 1)
+    return jet(field, x, order=order, create_graph=False).values.double()
+
+
+def _inr_outputs(noisy: np.ndarray, sigmas_s, net=None) -> tuple[dict[str, np.ndarray], object]:
     f, _ = insp.fit_audio(noisy, sample_rate=16000)
     n = noisy.shape[0]
     out = {}
@@ -292,7 +307,21 @@ def _inr_denoise(noisy: np.ndarray, sigmas_s) -> dict[str, np.ndarray]:
         for s in sigmas_s:
             g = insp.ops.gaussian_blur(f, sigma=s, method="auto")
             out[f"inr+blur({s * 16000:g} samples)"] = g.sample((n,))[:, 0].double().numpy()
-    return out
+        if net is not None:
+            out["inspnet"] = net(_grid_jet(f, n, net.order).to(torch.float32))[:, 0].double().numpy()
+    return out, f
+
+
+def train_inspnet(fields_and_clean, *, steps: int):
+    """An :class:`~insp.learned.INSPNet` from (INR of a noisy clip, clean clip) pairs: jets at the samples -> clean."""
+    from insp.learned import INSPNet, train_operator
+
+    net = INSPNet(**INSPNET)
+    values = torch.cat([_grid_jet(f, c.shape[0], net.order) for f, c in fields_and_clean]).to(torch.float32)
+    targets = torch.cat([torch.as_tensor(c, dtype=torch.float32)[:, None] for _, c in fields_and_clean])
+    hist = train_operator(net, values, targets, **{**INSPNET_TRAIN, "steps": steps}, progress=False)
+    net.eval()
+    return net, hist
 
 
 def part_denoise(*, quick: bool) -> dict:
@@ -306,24 +335,34 @@ def part_denoise(*, quick: bool) -> dict:
         test = dict(list(test.items())[:1])
         choose = dict(list(choose.items())[:1])
     sigmas = [b / 16000 for b in BLUR_SAMPLES]
+    chosen, blur_best, pairs = {}, {}, []
     for level in NOISE_SNRS:
-        # --- choose every parameter on the choosing clips
-        chosen = {}
+        # --- choose every parameter, and collect the operator's training pairs, on the choosing clips
+        chosen[level] = {}
         noisy_c = {k: add_noise(w, level, seed=100 + i) for i, (k, w) in enumerate(choose.items())}
         for name, grid in BASELINE_GRID.items():
             scores = [np.mean([si_sdr(choose[k], AUDIO_DENOISERS[name](noisy_c[k], **kw)) for k in choose])
                       for kw in grid]
-            chosen[name] = grid[int(np.argmax(scores))]
-        inr_c = {k: _inr_denoise(v, sigmas) for k, v in noisy_c.items()}
+            chosen[level][name] = grid[int(np.argmax(scores))]
+        inr_c = {}
+        for k, v in noisy_c.items():
+            inr_c[k], field = _inr_outputs(v, sigmas)
+            pairs.append((field, choose[k]))
         blur_names = [n for n in next(iter(inr_c.values())) if n.startswith("inr+blur")]
-        blur_best = max(blur_names, key=lambda n: np.mean([si_sdr(choose[k], inr_c[k][n]) for k in choose]))
+        blur_best[level] = max(blur_names, key=lambda n: np.mean([si_sdr(choose[k], inr_c[k][n]) for k in choose]))
+    net, hist = train_inspnet(pairs, steps=200 if quick else INSPNET_TRAIN["steps"])
+    print(f"  INSP-Net trained on {sum(c.shape[0] for _, c in pairs)} samples of the choosing clips in "
+          f"{hist.wall_time:.1f} s (final loss {hist.loss[-1]:.3g})", flush=True)
+    res["inspnet"] = dict(config=INSPNET, train=INSPNET_TRAIN, seconds=hist.wall_time, final_loss=hist.loss[-1])
+    for level in NOISE_SNRS:
         # --- score on the test clips
         rows = {}
         for i, (k, clean) in enumerate(test.items()):
             noisy = add_noise(clean, level, seed=i)
             outs = {"input": noisy}
-            outs.update({n: v for n, v in _inr_denoise(noisy, sigmas).items() if n in ("inr", blur_best)})
-            for name, kw in chosen.items():
+            inr_outs, _ = _inr_outputs(noisy, sigmas, net)
+            outs.update({n: v for n, v in inr_outs.items() if n in ("inr", blur_best[level], "inspnet")})
+            for name, kw in chosen[level].items():
                 outs[name] = AUDIO_DENOISERS[name](noisy, **kw)
             rows[k] = {n: dict(snr=snr(clean, y), si_sdr=si_sdr(clean, y)) for n, y in outs.items()}
         methods = list(next(iter(rows.values())))
@@ -331,14 +370,13 @@ def part_denoise(*, quick: bool) -> dict:
                            worst_si_sdr=float(np.min([rows[k][m]["si_sdr"] for k in rows])),
                            mean_snr=float(np.mean([rows[k][m]["snr"] for k in rows]))) for m in methods}
         base = summary["input"]["mean_si_sdr"]
-        print(f"  input SNR {level:.0f} dB (parameters: {chosen}, blur {blur_best})")
+        print(f"  input SNR {level:.0f} dB (parameters: {chosen[level]}, blur {blur_best[level]})")
         for m in methods:
             r = summary[m]
             print(f"    {m:28s} SI-SDR mean {r['mean_si_sdr']:6.2f} (gain {r['mean_si_sdr'] - base:+6.2f}) worst "
                   f"{r['worst_si_sdr']:6.2f}  SNR mean {r['mean_snr']:6.2f}  per clip "
                   + ", ".join(f"{rows[k][m]['si_sdr']:.1f}" for k in rows), flush=True)
-        res[f"{level:g}dB"] = dict(chosen={k: {a: b for a, b in v.items()} for k, v in chosen.items()},
-                                   blur=blur_best, per_clip=rows, summary=summary)
+        res[f"{level:g}dB"] = dict(chosen=chosen[level], blur=blur_best[level], per_clip=rows, summary=summary)
     res["test_clips"] = list(test)
     res["choosing_clips"] = list(choose)
     return res
