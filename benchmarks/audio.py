@@ -250,9 +250,32 @@ def part_jet(*, points: int = 4096, repeats: int = 5) -> dict:
         out[f"{d}d"] = dict(median=float(np.median(times)), min=float(np.min(times)), max=float(np.max(times)),
                             partials=len(insp.jet.multi_indices(d, 4)))
     out["ratio_2d_over_1d"] = out["2d"]["median"] / out["1d"]["median"]
+    # the windowed field of fit_audio (members of the default size): its own derivative_stack
+    d = insp.fields.AUDIO_DEFAULTS
+    members = [insp.Siren(1, 1, hidden_features=d["hidden_features"], hidden_layers=d["hidden_layers"],
+                          first_omega_0=50.0, seed=k) for k in range(5)]
+    w = insp.WindowedField(members, num_samples=4096, window=d["window"], hop=d["window"] - d["overlap"],
+                           sample_rate=16000.0)
+    x = w.domain.grid((points,)).reshape(-1, 1)
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        jet(w, x, order=4, create_graph=False)
+        times.append(time.perf_counter() - t0)
+    member = insp.Siren(1, 1, hidden_features=d["hidden_features"], hidden_layers=d["hidden_layers"], seed=0)
+    mtimes = []
+    with torch.no_grad():
+        for _ in range(repeats + 1):
+            t0 = time.perf_counter()
+            jet(member, x, order=4, jet_method="taylor")
+            mtimes.append(time.perf_counter() - t0)
+    out["windowed_1d"] = dict(median=float(np.median(times[1:])), min=float(np.min(times[1:])),
+                              max=float(np.max(times[1:])), taylor_one_member=float(np.median(mtimes[1:])))
     print(f"  order-4 jet at {points} points: 1-D {out['1d']['median'] * 1e3:.1f} ms ({out['1d']['partials']} partials), "
           f"2-D {out['2d']['median'] * 1e3:.1f} ms ({out['2d']['partials']} partials): 2-D/1-D "
-          f"{out['ratio_2d_over_1d']:.2f}x", flush=True)
+          f"{out['ratio_2d_over_1d']:.2f}x; windowed field (default members, native jet) "
+          f"{out['windowed_1d']['median'] * 1e3:.1f} ms, one such member by Taylor mode "
+          f"{out['windowed_1d']['taylor_one_member'] * 1e3:.1f} ms", flush=True)
     return out
 
 
