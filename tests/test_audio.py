@@ -333,3 +333,13 @@ def test_benchmark_noise_and_clip_split():
     # the speech segments come from disjoint stretches of the utterance
     assert np.array_equal(choose["speech@0.5s"], speech[8000:12000])
     assert np.array_equal(test["speech@2s"], speech[32000:48000])
+
+
+def test_time_limit_is_shared_out_and_reported():
+    wave, sr = insp.data.audio("tones", sample_rate=4000, duration=0.3)
+    f, h = insp.fit_audio(wave, sample_rate=sr, steps=10**6, window=256, overlap=16, windows_per_step=2,
+                          time_limit=1.0)
+    assert h.stopped == "time_limit" and h.wall_time < 20
+    assert h.config["windows"] == 5 and len(h.member_psnr) == 5
+    _, h = insp.fit_audio(wave, sample_rate=sr, steps=2, window=256, overlap=16, time_limit=60.0)
+    assert h.stopped == "steps"

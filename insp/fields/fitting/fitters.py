@@ -684,7 +684,7 @@ def fit_audio(wave, *, sample_rate: float, channel_axis=CHANNEL_AXIS_AUTO, steps
     groups = [full[i:i + G] for i in range(0, len(full), G)] + [[k] for k in tail]
     bs = default(batch_size, "batch_size")
     member_psnr = [0.0] * K
-    done = 0
+    done, stops = 0, set()
     for group in groups:
         count = int(known[group].sum(dim=1).min())
         gbs = bs if bs == FULL_BATCH or check_int(bs, "batch_size") < count else FULL_BATCH
@@ -695,6 +695,7 @@ def fit_audio(wave, *, sample_rate: float, channel_axis=CHANNEL_AXIS_AUTO, steps
         for k, p in zip(group, h.member_psnr):
             member_psnr[k] = p
         done = max(done, h.steps)
+        stops.add(h.stopped)
     field = WindowedField(members, num_samples=n, window=L, hop=H, sample_rate=sr)
     field.eval()
     with torch.no_grad():
@@ -710,7 +711,7 @@ def fit_audio(wave, *, sample_rate: float, channel_axis=CHANNEL_AXIS_AUTO, steps
     history.config = dict(sample_rate=sr, samples=n, channels=c, window=L, overlap=L - H if K > 1 else 0,
                           windows=K, windows_per_step=G, first_omega_hz=hz, snr=snr, member_steps=done)
     history.time.append(time.perf_counter() - t_start)
-    history.close(done, "steps" if limit is None else "time_limit", t_start)
+    history.close(done, "time_limit" if "time_limit" in stops else "steps", t_start)
     field.provenance = Provenance(
         source="fit", grid_shape=(n,), spacing=(1.0 / sr,), domain=field.domain.bounds,
         recipe=dict(architecture="windowed_siren", config=dict(field.config(), member=members[0].config()),
