@@ -53,23 +53,26 @@ def field_bytes(tmp_path_factory):
 _fuzz = settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@_fuzz
-@given(mutation=mutations)
-def test_mutated_field_files_load_identically_or_are_refused(tmp_path, field_bytes, mutation):
-    field, data = field_bytes
-    path = tmp_path / "m.inspf"
+def _loads_identically_or_refuses(loader, original, data: bytes, path, mutation) -> None:
     path.write_bytes(_mutate(data, mutation))
     rss, t = _max_rss_mb(), time.perf_counter()
     try:
-        again = load(path)
+        again = loader(path)
     except FileFormatError:
         pass
     else:
         assert path.read_bytes() == data  # only a no-op edit may load
-        sa, sb = field.state_dict(), again.state_dict()
+        sa, sb = original.state_dict(), again.state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert time.perf_counter() - t < 2.0
     assert _max_rss_mb() - rss < 200
+
+
+@_fuzz
+@given(mutation=mutations)
+def test_mutated_field_files_load_identically_or_are_refused(tmp_path, field_bytes, mutation):
+    field, data = field_bytes
+    _loads_identically_or_refuses(load, field, data, tmp_path / "m.inspf", mutation)
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +88,7 @@ def operator_bytes(tmp_path_factory):
 @given(mutation=mutations)
 def test_mutated_operator_files_load_identically_or_are_refused(tmp_path, operator_bytes, mutation):
     net, data = operator_bytes
-    path = tmp_path / "m.inspop"
-    path.write_bytes(_mutate(data, mutation))
-    rss, t = _max_rss_mb(), time.perf_counter()
-    try:
-        again = load_operator(path)
-    except FileFormatError:
-        pass
-    else:
-        assert path.read_bytes() == data
-        sa, sb = net.state_dict(), again.state_dict()
-        assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert time.perf_counter() - t < 2.0
-    assert _max_rss_mb() - rss < 200
+    _loads_identically_or_refuses(load_operator, net, data, tmp_path / "m.inspop", mutation)
 
 
 @pytest.fixture(scope="module")

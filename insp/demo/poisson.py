@@ -55,7 +55,7 @@ def poisson_section(ctx) -> None:
     source, target, mask = blend_pair_images(n)
     t = time.perf_counter()
     out = poisson_blend(source, target, mask, fit_steps=50 if ctx.quick else 200,
-                        features=128 if ctx.quick else None, seed=ctx.seed, progress=ctx.progress)
+                        seed=ctx.seed, progress=ctx.progress)
     info = out.info
     t_inr = time.perf_counter() - t
     with torch.no_grad():

@@ -8,14 +8,14 @@ from .inr import ARCHITECTURES, FourierFeatureMLP, NeuralField, ReluMLP, Siren, 
 from .imports import ModuleField, from_module, from_siren_pytorch, from_siren_state_dict
 from .io import FileFormatError, load, read_header, save
 from .layers import FourierFeatures, PositionalEncoding, Sine, ValueAffine
-from .transforms import GridField, Mean, Product, Rescaled, Translated
+from .transforms import GridField, Mean, Product, Rescaled, SplineField, Translated
 from .windowed import WindowedField
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "Field", "sample", "Domain", "ARCHITECTURES", "FourierFeatureMLP", "NeuralField",
     "ReluMLP", "Siren", "build_field", "FourierFeatures", "PositionalEncoding", "Sine", "ValueAffine",
     "DEFAULTS", "FULL_BATCH", "FitHistory", "default_model", "fit", "fit_many", "FileFormatError", "load", "read_header", "save",
-    "GridField", "Mean", "Product", "Rescaled", "Translated",
+    "GridField", "Mean", "Product", "Rescaled", "SplineField", "Translated",
     "DistillReport", "distill", "ModuleField", "from_module", "from_siren_pytorch", "from_siren_state_dict",
     "AUDIO_DEFAULTS", "fit_audio", "WindowedField",
 ]

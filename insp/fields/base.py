@@ -45,7 +45,15 @@ def check_field(field, *, name: str = "field", dim: int | None = None) -> "Field
 
 
 def field_dtype_device(field: nn.Module, default_dtype=None):
-    """The dtype and device of a module's first floating tensor (parameters, then buffers)."""
+    """The dtype and device of a module's first floating tensor (parameters, then buffers).
+
+    A field computed from another (``.inner``: operators, transforms) computes
+    in its input's dtype and device, whatever its own weights are (a float32
+    operator network on a float64 field samples float64).
+    """
+    inner = getattr(field, "inner", None)
+    if isinstance(inner, nn.Module):
+        return field_dtype_device(inner, default_dtype)
     for t in list(field.parameters()) + list(field.buffers()):
         if t.is_floating_point():
             return t.dtype, t.device

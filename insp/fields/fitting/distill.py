@@ -56,7 +56,7 @@ def _between(domain: Domain, shape) -> Domain:
 _RADIANS_PER_SAMPLE = DEFAULTS["first_omega_0"] * 2.0 / 255
 
 
-def grid_siren(domain: Domain, shape, out_features: int, *, seed: int = 0) -> Siren:
+def grid_siren(domain: Domain, shape, out_features: int, *, seed: int = 0, dtype=None, device=None) -> Siren:
     """The default SIREN with its first omega set per sample of ``shape`` (not per coordinate unit).
 
     ``insp.fit``'s omega of 30 suits 256 samples over ``[-1, 1]``; on a coarser
@@ -67,7 +67,7 @@ def grid_siren(domain: Domain, shape, out_features: int, *, seed: int = 0) -> Si
     h = min(domain.spacing(shape))
     return Siren(domain.dim, out_features, hidden_features=DEFAULTS["hidden_features"],
                  hidden_layers=DEFAULTS["hidden_layers"], first_omega_0=_RADIANS_PER_SAMPLE / h,
-                 hidden_omega_0=DEFAULTS["hidden_omega_0"], domain=domain, seed=seed)
+                 hidden_omega_0=DEFAULTS["hidden_omega_0"], domain=domain, seed=seed, dtype=dtype, device=device)
 
 
 def _evaluate(field: Field, x: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -127,7 +127,8 @@ def distill(field: Field, shape=None, *, steps: int | None = None, model: Field 
     if not torch.isfinite(values).all():
         raise ValueError("field has non-finite values on the grid; nothing to distil")
     if model is None:
-        model = grid_siren(field.domain, shape, field.out_features, seed=seed)
+        model = grid_siren(field.domain, shape, field.out_features, seed=seed, dtype=values.dtype,
+                           device=values.device)  # the copy computes in the dtype and on the device of the original
     channel_axis = -1 if field.out_features > 1 else None
     signal = values if channel_axis is not None else values[..., 0]
     copy, hist = fit(signal.detach(), model=model, steps=steps, seed=seed, progress=progress, domain=field.domain,

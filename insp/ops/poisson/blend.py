@@ -3,17 +3,16 @@
 :func:`poisson_blend` solves the guided interpolation for the composite
 guidance field (:func:`~insp.ops.poisson.guidance.composite_gradient`: the
 source's gradient inside the mask, the target's outside; ``mixed``: the
-stronger of the two per point; ``average``: the SIREN paper's 0.5/0.5 blend)
-without a slow gradient-loss fit: the result is a potential of the guidance
-(the source itself for ``replace``) plus a smooth *membrane* whose output
-layer is solved in closed form (Farbman et al. 2009 observed that the Poisson
-blend is the source plus a harmonic membrane).  The result is a
-:class:`PoissonBlendField`.
+stronger of the two per edge; ``average``: the SIREN paper's 0.5/0.5 blend)
+without a slow gradient-loss fit: the result is a potential (the source, or
+the mean of source and target) plus a *membrane* (Farbman et al. 2009
+observed that the Poisson blend is the source plus a harmonic membrane),
+solved exactly on the output grid and interpolated by a cubic spline
+(:mod:`~insp.ops.poisson.membrane`).  The result is a :class:`PoissonBlendField`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -21,24 +20,19 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..._checks import check_choice, check_int, check_number, check_seed, check_shape
 from ...fields.base import Field, field_dtype_device
 from ...fields.domain import Domain
-from ...fields.fitting import FULL_BATCH, fit
-from ...fields.fitting.loop import BatchSampler
-from ...fields.inr import Siren
+from ...fields.fitting import fit
 from ...fields.transforms import GridField, Mean, Product, Translated
-from ...jet.engine import gradient_at
-from .gradient_fit import _train
 from .guidance import BLEND_MODES, CompositeGradient
+from .membrane import solve_membrane
 
 __all__ = ["BLEND_DEFAULTS", "PoissonBlendField", "poisson_blend"]
 
-#: defaults of :func:`poisson_blend` (measured in ``benchmarks/poisson.py``; see ``docs/poisson.md``)
-BLEND_DEFAULTS: dict[str, Any] = dict(features=1024, bandwidth=1.25, boundary_weight=1000.0, points_per_pixel=4,
-                                      max_points=32768, steps=200, lr=1e-4, batch_size=4096, fit_steps=300)
+#: defaults of :func:`poisson_blend` (see ``docs/poisson.md``)
+BLEND_DEFAULTS: dict[str, Any] = dict(fit_steps=300)
 
 #: mask values at or below this count as outside the region (round-off of the mask's interpolation)
 _MASK_TOL = 1e-6
@@ -67,12 +61,9 @@ def _fit_image(img: np.ndarray, *, domain: Domain, steps, seed, progress, dtype,
                progress=progress, dtype=dtype, device=device)[0]
 
 
-def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace", shape: Sequence[int] | None = None,
-                  features: int | None = None, bandwidth: float | None = None, boundary_weight: float | None = None,
-                  points_per_pixel: int | None = None, max_points: int | None = None, steps: int | None = None,
-                  lr: float | None = None, batch_size: int | str | None = None, fit_steps: int | None = None,
-                  seed: int = 0, feather: float = 0.0, progress: bool = True, dtype=None,
-                  device=None) -> "PoissonBlendField":
+def poisson_blend(source, target, mask, *, offset=None, mode: str = "replace", shape: Sequence[int] | None = None,
+                  fit_steps: int | None = None, seed: int = 0, feather: float = 0.0, progress: bool = True,
+                  dtype=None, device=None) -> "PoissonBlendField":
     """Poisson blending on fields: the guided interpolation of Pérez et al. 2003 as ``potential + membrane``.
 
     Parameters
@@ -90,25 +81,18 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
         array on any grid of the source's domain) or a 1-channel Field in the
         source's own frame (moved by ``offset`` with it); values in ``[0, 1]``
         (bool, or soft weights).
-    offset : (int, int, ...)
+    offset : (int, int, ...), optional
         In pixels of the output grid ("ij": rows, columns): source pixel
-        ``(i, j)`` lands on target pixel ``(i + di, j + dj)``.
+        ``(i, j)`` lands on target pixel ``(i + di, j + dj)``.  Default: none
+        (zeros, one per axis).
     mode : {"replace", "mixed", "average"}
         Guidance inside the mask (see :class:`CompositeGradient`).
     shape : sequence of int, optional
         The output grid (default: the target image's).  Needed with Field
         inputs and a nonzero offset; without it a ``128^d`` (``32^3``) grid
         of the target's domain defines the region and its boundary.
-    features, bandwidth, boundary_weight, points_per_pixel, max_points
-        The membrane (defaults in :data:`BLEND_DEFAULTS`): number of sine
-        features, standard deviation of their frequencies in radians per
-        output pixel, weight of the boundary condition against the Dirichlet
-        energy, training points per pixel of the region, cap on their number.
-    steps, lr, batch_size
-        ``mode="mixed"`` only: Adam updates of the potential's gradient fit
-        (``batch_size="full"``: every region point in every update).
     fit_steps : int, optional
-        Steps of the on-the-fly image fits.
+        Steps of the on-the-fly image fits (default :data:`BLEND_DEFAULTS`).
     feather : float
         Width, in pixels of the output grid, of a linear cross-fade from the
         target at the region's boundary to the Poisson solution ``feather``
@@ -124,61 +108,69 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
     PoissonBlendField
         Always this type.  Its :attr:`~PoissonBlendField.info` dict holds the
         source/target/mask fields, the potential, the membrane, the composite
-        gradient, point counts and timings.  An empty mask gives the target
+        gradient, pixel counts and timings.  An empty mask gives the target
         itself (no potential, no membrane).
 
     Notes
     -----
-    With ``Omega`` the region (grid pixels where the mask is positive) and
-    ``g_in`` the guidance inside it, the Poisson solution is ``f = t`` outside
-    and, inside, ``f = q + h`` where ``q`` is a *potential* of the guidance
-    (``grad q ~ g_in``) and ``h`` the *membrane* that carries the low
-    frequencies (Pérez et al. 2003; Farbman et al. 2009)::
+    With ``Omega`` the region (grid pixels where the mask is positive) the
+    result is ``f = t`` outside and ``f = q + h`` inside: ``q`` the
+    *potential* (the source for ``replace`` and ``mixed``, ``(s + t) / 2``
+    for ``average``), ``h`` the *membrane* that carries the low frequencies
+    (Pérez et al. 2003; Farbman et al. 2009).  ``h`` is solved exactly on the
+    output grid, restricted to the region's bounding box plus a margin: with
+    the 5-point Laplacian ``L`` (neighbours inside the image only, so image
+    borders get the natural Neumann condition, as in the grid baseline)::
 
-        minimise  mean_{x in Omega+} |grad h - (g_in - grad q)|^2
-                  + boundary_weight * mean_{y in dOmega} |q(y) + h(y) - t(y)|^2
+        L h = L q - div v     on Omega       (v: the guidance differences along grid edges)
+          h = t - q           on dOmega      (the pixels outside Omega with an axis neighbour in it)
+        L h = 0               elsewhere in the box (a smooth harmonic extension, box edges Neumann)
 
-    ``Omega+`` is ``Omega`` with its outer ring of pixels (jittered points,
-    ``points_per_pixel`` per pixel), ``dOmega`` the ring's pixel centres (the
-    Dirichlet boundary of the discrete problem).  ``q`` is the source for
-    ``replace`` and ``(s + t) / 2`` for ``average`` (their guidance is a
-    gradient, so the first term is the membrane's Dirichlet energy and ``h``
-    is harmonic).  ``mixed`` guidance is not a gradient: ``q`` starts as a
-    copy of the source field and is fitted to ``g_in`` on ``Omega+`` (``steps``
-    Adam updates: the high frequencies converge fast), and the membrane then
-    takes the remaining low-frequency error.  ``h`` is a one-hidden-layer
-    SIREN (``sin(W x + b)`` features, ``W ~ N(0, bandwidth^2 / pixel^2)``)
-    whose output layer solves this least-squares problem exactly (it is
-    quadratic in that layer), so no slow gradient descent on the membrane is
-    needed.  With a full mask (no boundary) the membrane is the constant that
-    gives the result the target's mean.  The returned field is
-    ``m (q + h) + (1 - m) t`` with ``m`` the (interpolated) mask: exactly the
-    target where ``m = 0``; a soft mask blends the Poisson solution on its
-    support with the target.
+    For ``replace`` and ``average`` the guidance is ``q``'s own differences,
+    so ``h`` is discrete-harmonic in ``Omega``.  For ``mixed`` the guidance
+    of each edge and channel is the source's or the target's difference,
+    whichever is larger in magnitude (the grid baseline's rule), and ``h``
+    takes the difference from the source's.  Where the source does not cover
+    a ring pixel (an offset source image) ``q`` counts as the target there.
+    The grid values are one sparse LU solve for all channels; ``h`` is their
+    interpolating cubic B-spline (:class:`~insp.fields.transforms.SplineField`),
+    so at the grid points ``q + h`` *is* the sparse solution of the same
+    problem (to rounding), and between them ``h`` is C2 and differentiated
+    exactly by the jet.  With a full mask (no boundary) ``h`` is fixed up to
+    a constant, chosen so that the result has the target's mean.  The
+    returned field is ``m (q + h) + (1 - m) t`` with ``m`` the (interpolated)
+    mask: exactly the target where ``m = 0``; a soft mask blends the Poisson
+    solution on its support with the target.
 
     The steps, each a function of this module: :func:`_blend_settings`
     (options), :func:`_read_inputs` (frames, channels and the mask, checked
     before any fitting), :func:`_input_fields` (on-the-fly fits),
-    :func:`_region` (Omega, its ring, the training points), the potential,
-    :func:`_fit_membrane`, :func:`_blend_weight` (mask and feathering).
+    :func:`~insp.ops.poisson.membrane.solve_membrane` (the box, the sparse solve, the spline),
+    :func:`_blend_weight` (mask and feathering).
 
     Examples
     --------
+    A ramp source pasted into a constant target: the ramp has no Laplacian, so
+    the result inside is the ramp plus a harmonic correction that meets the
+    constant on the boundary ring.
+
     >>> import numpy as np, torch
     >>> from insp.testing import Polynomial
     >>> s = Polynomial({(1, 0): 1.0}, dtype=torch.float64)                  # a ramp
     >>> t = Polynomial({(0, 0): 0.5}, dtype=torch.float64)                  # a constant
     >>> mask = np.zeros((16, 16), bool); mask[5:11, 5:11] = True
-    >>> blend = poisson_blend(s, t, mask, shape=(16, 16), features=64, progress=False)
+    >>> blend = poisson_blend(s, t, mask, shape=(16, 16), progress=False)
     >>> bool((blend.sample((16, 16))[0] == 0.5).all())                      # outside the mask: the target
     True
-    >>> sorted(blend.info)[:3]
-    ['boundary_points', 'composite', 'fit_source_s']
+    >>> from insp.baselines.poisson import poisson_blend as grid_blend
+    >>> ref = grid_blend(s.sample((16, 16)).numpy(), t.sample((16, 16)).numpy(), mask)
+    >>> bool(np.abs(blend.sample((16, 16)).numpy() - ref).max() < 1e-12)    # the sparse solve, on the grid
+    True
+    >>> blend.info["region_pixels"], blend.info["boundary_points"]
+    (36, 24)
     """
     t_all = time.perf_counter()
-    opts = _blend_settings(mode=mode, features=features, bandwidth=bandwidth, boundary_weight=boundary_weight,
-                           points_per_pixel=points_per_pixel, max_points=max_points, steps=steps, lr=lr,
-                           batch_size=batch_size, fit_steps=fit_steps, feather=feather, seed=seed)
+    opts = _blend_settings(mode=mode, fit_steps=fit_steps, feather=feather, seed=seed)
     inp = _read_inputs(source, target, mask, offset=offset, shape=shape)
     info: dict[str, Any] = {}
     tfield, sfield = _input_fields(inp, opts, info, progress=progress, dtype=dtype, device=device)
@@ -188,29 +180,18 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
         return PoissonBlendField(None, None, tfield, inp.mask, info=info)
     mfield = inp.mask.to(dtype=pdtype, device=pdevice)
     comp = CompositeGradient(sfield, tfield, mfield, mode=opts.mode)
-    gen = torch.Generator().manual_seed(opts.seed)
-    support, xi, xb = _region(inp, opts, gen)
+    support = inp.on_grid > _MASK_TOL  # not > 0: interpolation round-off leaks ~1e-16 into the mask's neighbours
+    q = Mean(sfield, tfield) if opts.mode == "average" else sfield
+    info["potential_s"] = 0.0  # the potential is given (kept for callers that add up the timings)
 
     t0 = time.perf_counter()
-    if opts.mode == "replace":
-        q = sfield
-    elif opts.mode == "average":
-        q = Mean(sfield, tfield)
-    else:
-        q = _fit_potential(sfield, comp, xi.to(pdevice, pdtype), steps=opts.steps, lr=opts.lr,
-                           batch_size=opts.batch_size, gen=gen, seed=opts.seed, progress=progress)
-    info["potential_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    membrane = _fit_membrane(q, tfield, comp if opts.mode == "mixed" else None, xi, xb, c=inp.channels,
-                             domain=inp.domain, features=opts.features, bandwidth=opts.bandwidth,
-                             spacing=torch.tensor(inp.domain.spacing(inp.region_shape), dtype=torch.float64),
-                             boundary_weight=opts.boundary_weight, gen=gen, dtype=pdtype, device=pdevice)
+    membrane, counts = solve_membrane(sfield, tfield, domain=inp.domain, shape=inp.region_shape, support=support,
+                                      source_domain=inp.sdomain, mode=opts.mode, dtype=pdtype, device=pdevice)
     info["membrane_s"] = time.perf_counter() - t0
     weight = _blend_weight(mfield, support, inp.domain, opts.feather)
+    info.update(counts)
     info.update(total_s=time.perf_counter() - t_all, target_field=tfield, source_field=sfield, mask_field=mfield,
-                composite=comp, potential=q, membrane=membrane, region_points=int(xi.shape[0]),
-                boundary_points=int(xb.shape[0]))
+                composite=comp, potential=q, membrane=membrane)
     return PoissonBlendField(q, membrane, tfield, weight, info=info)
 
 
@@ -220,39 +201,16 @@ def poisson_blend(source, target, mask, *, offset=(0, 0), mode: str = "replace",
 @dataclass(frozen=True)
 class _BlendOptions:
     mode: str
-    features: int
-    bandwidth: float
-    boundary_weight: float
-    points_per_pixel: int
-    max_points: int
-    steps: int
-    lr: float
-    batch_size: int | None  # None: every region point
     fit_steps: int
     feather: float
     seed: int
 
 
-def _blend_settings(*, mode, features, bandwidth, boundary_weight, points_per_pixel, max_points, steps, lr,
-                    batch_size, fit_steps, feather, seed) -> _BlendOptions:
+def _blend_settings(*, mode, fit_steps, feather, seed) -> _BlendOptions:
     """The options of :func:`poisson_blend`, ``None`` replaced by :data:`BLEND_DEFAULTS`, all checked."""
-    D = BLEND_DEFAULTS
-
-    def default(value, key):
-        return D[key] if value is None else value
-
-    batch_size = default(batch_size, "batch_size")
     return _BlendOptions(
         mode=check_choice(mode, "mode", BLEND_MODES),
-        features=check_int(default(features, "features"), "features"),
-        bandwidth=check_number(default(bandwidth, "bandwidth"), "bandwidth"),
-        boundary_weight=check_number(default(boundary_weight, "boundary_weight"), "boundary_weight"),
-        points_per_pixel=check_int(default(points_per_pixel, "points_per_pixel"), "points_per_pixel"),
-        max_points=check_int(default(max_points, "max_points"), "max_points"),
-        steps=check_int(default(steps, "steps"), "steps"),
-        lr=check_number(default(lr, "lr"), "lr"),
-        batch_size=None if batch_size == FULL_BATCH else check_int(batch_size, "batch_size"),
-        fit_steps=check_int(default(fit_steps, "fit_steps"), "fit_steps"),
+        fit_steps=check_int(BLEND_DEFAULTS["fit_steps"] if fit_steps is None else fit_steps, "fit_steps"),
         feather=check_number(feather, "feather", strict=False),
         seed=check_seed(seed),
     )
@@ -292,7 +250,7 @@ def _read_inputs(source, target, mask, *, offset, shape) -> _Inputs:
         raise TypeError(f"target must be an insp.Field or an image array, got {type(target).__name__}")
     tdomain = tfield.domain if tfield is not None else Domain.cube(2)
     try:
-        off = tuple(float(o) for o in offset)
+        off = (0.0,) * d if offset is None else tuple(float(o) for o in offset)
     except TypeError:
         raise TypeError(f"offset must be a sequence of {d} pixel offsets, got {offset!r}") from None
     if len(off) != d or not all(math.isfinite(o) for o in off):
@@ -357,30 +315,6 @@ def _input_fields(inp: _Inputs, opts: _BlendOptions, info: dict, *, progress, dt
     return tfield, sfield
 
 
-def _region(inp: _Inputs, opts: _BlendOptions, gen):
-    """The region Omega (mask support on the grid), the training points in Omega and its ring, the ring's centres.
-
-    Returns ``(support, xi, xb)``: the boolean grid of Omega, jittered points
-    ``(N, d)`` (``points_per_pixel`` per pixel of Omega and its outer ring,
-    at most ``max_points`` cells) and the ring's pixel centres ``(n_b, d)``
-    (the Dirichlet boundary of the 5-point stencil), float64.
-    """
-    d, domain = inp.domain.dim, inp.domain
-    support = inp.on_grid > _MASK_TOL  # not > 0: interpolation round-off leaks ~1e-16 into the mask's neighbours
-    ring = _outer_ring(support)
-    X = domain.grid(inp.region_shape, dtype=torch.float64)
-    cells = X[support | ring]
-    reps = max(1, min(opts.points_per_pixel, opts.max_points // max(cells.shape[0], 1)))
-    if cells.shape[0] > opts.max_points:
-        cells = cells[torch.randperm(cells.shape[0], generator=gen)[:opts.max_points]]
-    step = torch.tensor(domain.spacing(inp.region_shape), dtype=torch.float64)
-    lo = torch.tensor([b[0] for b in domain.bounds], dtype=torch.float64)
-    hi = torch.tensor([b[1] for b in domain.bounds], dtype=torch.float64)
-    jitter = torch.rand(reps, *cells.shape, generator=gen, dtype=torch.float64) - 0.5
-    xi = torch.minimum(torch.maximum((cells[None] + jitter * step).reshape(-1, d), lo), hi)
-    return support, xi, X[ring]
-
-
 def _blend_weight(mfield: Field, support: torch.Tensor, domain: Domain, feather: float) -> Field:
     """The mask field, times the feather ramp when ``feather > 0`` (one definition with the grid baseline)."""
     if feather <= 0:
@@ -395,11 +329,12 @@ def _blend_weight(mfield: Field, support: torch.Tensor, domain: Domain, feather:
 class PoissonBlendField(Field):
     """The result of :func:`poisson_blend`: ``m (q + h) + (1 - m) t``.
 
-    ``q`` the potential (the source, the mean of source and target, or the
-    field fitted to mixed guidance), ``h`` the membrane (a one-hidden-layer
-    SIREN), ``t`` the target, ``m`` the mask field.  For an empty mask ``q``
-    and ``h`` are ``None`` and the field is ``t``.  Derivatives: the mask is
-    piecewise multilinear, so only first derivatives are offered
+    ``q`` the potential (the source, or the mean of source and target),
+    ``h`` the membrane (a :class:`~insp.fields.transforms.SplineField` on the
+    region's box), ``t`` the target, ``m`` the mask field.  For an empty mask
+    ``q`` and ``h`` are ``None`` and the field is ``t``.  Derivatives: every
+    part is differentiated exactly by the jet (the spline is C2), but the
+    mask is piecewise multilinear, so only first derivatives are offered
     (``max_derivative_order = 1``); for higher orders re-fit the sampled
     result (``insp.fit(field.sample(shape))``).
 
@@ -435,86 +370,8 @@ class PoissonBlendField(Field):
         if self.potential is None:  # an empty mask: nothing to blend
             return self.target(x)
         m = self.mask(x).clamp(0, 1)
+        m = torch.where(m > _MASK_TOL, m, torch.zeros_like(m))  # round-off of the mask's interpolation: outside
         return m * (self.potential(x) + self.membrane(x)) + (1 - m) * self.target(x)
-
-
-def _fit_potential(sfield: Field, comp: CompositeGradient, x: torch.Tensor, *, steps, lr, batch_size, gen, seed,
-                   progress) -> Field:
-    """A field whose gradient fits the inner guidance at the region points ``x`` (``mixed`` mode)."""
-    if isinstance(sfield, nn.Module) and any(True for _ in sfield.parameters()):
-        u = copy.deepcopy(sfield)
-    else:
-        raise ValueError("mode='mixed' fits a potential starting from the source field, which needs parameters "
-                         "(a neural field); pass the source as an image or an insp.fit result")
-    for p in u.parameters():
-        p.requires_grad_(True)
-    with torch.no_grad():  # the guidance at the fixed region points, computed once
-        g_all = torch.cat([comp.inner_at(x[s:s + 4096]) for s in range(0, x.shape[0], 4096)])
-    G = float((g_all.double() ** 2).sum((-2, -1)).mean()) or 1.0
-    b = x.shape[0] if batch_size is None else min(batch_size, x.shape[0])
-    sampler = BatchSampler(x.shape[0], b, generator=gen, device=x.device, scheme="replacement")
-
-    def step_loss(step):
-        idx = sampler.next()
-        xb, g = x[idx], g_all[idx]
-        gu = gradient_at(u, xb, create_graph=True, chunk_size=max(b, 1))
-        return ((gu - g) ** 2).sum((-2, -1)).mean() / G
-
-    _train(u, step_loss, steps=steps, lr=lr, time_limit=None, progress=progress, desc="poisson_blend[mixed potential]",
-           config=dict(kind="mixed potential", steps=steps, lr=lr, batch_size=batch_size, seed=seed, G=G))
-    u.requires_grad_(False)
-    return u
-
-
-def _fit_membrane(q: Field, tfield: Field, comp: CompositeGradient | None, xi: torch.Tensor, xb: torch.Tensor, *,
-                  c: int, domain: Domain, features: int, bandwidth: float, spacing: torch.Tensor,
-                  boundary_weight: float, gen, dtype, device, chunk: int = 4096):
-    """The membrane ``h`` of :func:`poisson_blend` (see its Notes): a one-hidden-layer SIREN solved in closed form.
-
-    ``comp`` given: the first term fits the residual ``g_in - grad q``
-    (``mixed``); otherwise the guidance is ``grad q`` and the term is the
-    Dirichlet energy.  Returns the SIREN in ``dtype`` on ``device``.
-    """
-    d = domain.dim
-    W = torch.randn(features, d, generator=gen, dtype=torch.float64) * (bandwidth / spacing)
-    bias = torch.rand(features, generator=gen, dtype=torch.float64) * (2 * math.pi) - math.pi
-    N = torch.zeros(features + 1, features + 1, dtype=torch.float64)
-    rhs = torch.zeros(features + 1, c, dtype=torch.float64)
-    wi = 1.0 / xi.shape[0]
-    for s in range(0, xi.shape[0], chunk):  # Dirichlet energy (or residual) rows, accumulated as normal equations
-        x = xi[s:s + chunk]
-        A = (torch.cos(x @ W.T + bias)[:, None, :] * W.T[None]).reshape(-1, features)  # d/dx_k of each feature
-        N[:features, :features] += wi * A.T @ A
-        if comp is not None:
-            xx = x.to(device, dtype)
-            with torch.no_grad():
-                r = comp.inner_at(xx) - gradient_at(q, xx, create_graph=False)  # (P, c, d)
-            rhs[:features] += wi * A.T @ r.double().cpu().transpose(1, 2).reshape(-1, c)
-    if xb.shape[0]:  # boundary rows: q + h = t on the ring
-        with torch.no_grad():
-            xx = xb.to(device, dtype)
-            data = (tfield(xx) - q(xx)).double().cpu()
-        Ab = torch.cat([torch.sin(xb @ W.T + bias), torch.ones(xb.shape[0], 1, dtype=torch.float64)], 1)
-        wb = boundary_weight / xb.shape[0]
-    else:  # no boundary (the mask covers the grid): the mean over the region is the target's
-        with torch.no_grad():
-            xx = xi.to(device, dtype)
-            data = (tfield(xx) - q(xx)).double().cpu().mean(0, keepdim=True)
-        Ab = torch.cat([torch.sin(xi @ W.T + bias).mean(0, keepdim=True), torch.ones(1, 1, dtype=torch.float64)], 1)
-        wb = boundary_weight
-    N += wb * Ab.T @ Ab
-    rhs += wb * Ab.T @ data
-    ridge = 1e-10 * float(N.diagonal().mean())
-    coef = torch.linalg.solve(N + ridge * torch.eye(features + 1, dtype=torch.float64), rhs)
-    h = Siren(d, c, hidden_features=features, hidden_layers=0, first_omega_0=1.0, domain=domain)
-    first, last = h.net[0], h.net[-2]
-    with torch.no_grad():
-        first.weight.copy_(W)
-        first.bias.copy_(bias)
-        last.weight.copy_(coef[:features].T)
-        last.bias.copy_(coef[features])
-    h.requires_grad_(False)
-    return h.to(device=device, dtype=dtype).eval()
 
 
 def _sample(field: Field, domain: Domain, shape, dtype, chunk: int = 16384) -> torch.Tensor:
@@ -523,19 +380,6 @@ def _sample(field: Field, domain: Domain, shape, dtype, chunk: int = 16384) -> t
     with torch.no_grad():
         out = torch.cat([field(X[s:s + chunk].to(dev)) for s in range(0, X.shape[0], chunk)])
     return out.reshape(*shape, -1)
-
-
-def _outer_ring(region: torch.Tensor) -> torch.Tensor:
-    """Grid points outside ``region`` with an axis neighbour inside it (the 5-point stencil's Dirichlet boundary)."""
-    grown = region.clone()
-    for k in range(region.ndim):
-        n = region.shape[k]
-        lower = [slice(None)] * region.ndim
-        upper = [slice(None)] * region.ndim
-        lower[k], upper[k] = slice(0, n - 1), slice(1, n)
-        grown[tuple(lower)] |= region[tuple(upper)]
-        grown[tuple(upper)] |= region[tuple(lower)]
-    return grown & ~region
 
 
 def _mask_field(mask, sdomain: Domain, simg, tdomain: Domain, d: int, shift):
