@@ -12,7 +12,7 @@ TORCH   ?= torch==2.13.0
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[test,baselines]" "$(TORCH)"
+	$(BIN)/pip install -q -e ".[test,baselines,distributed,classification]" "$(TORCH)"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,7 +3,8 @@
 For each shipped operator, test image (``insp.data.TEST_IMAGES``, never used in
 training) and size (128, 256, 512: the image area-resized to that square),
 the clean image is degraded by the operator's task (seeded), fitted with
-``insp.learned.fit_for_operator`` (the trained recipe in pixel units, any size)
+``insp.learned.fit_for_operator`` (the trained recipe in pixel units and in
+passes over the data, any size: ``trained_steps``)
 and restored by the operator.  The gain is PSNR(output, target) minus
 PSNR(input, target).  The criterion of the user-inputs issue: the gain at 128
 and 512 within 0.5 dB of the gain at 256, or the operator refuses the case.
@@ -62,11 +63,12 @@ def main(argv=None) -> int:
     ap.add_argument("--images", nargs="+", default=["camera", "astronaut"], choices=list(data.TEST_IMAGES))
     ap.add_argument("--sizes", nargs="+", type=int, default=[128, 256, 512])
     ap.add_argument("--color", default="coffee", help="test image of the colour row at 256 ('' for none)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "pretrained_sizes.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     rows = []
-    out = RESULTS / "pretrained_sizes.json"
-    RESULTS.mkdir(exist_ok=True)
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
 
     def record(row):
         rows.append(row)

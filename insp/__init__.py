@@ -24,8 +24,8 @@ import importlib
 __version__ = "0.1.0"
 
 #: subpackages and modules reachable as attributes of ``insp``
-_SUBMODULES = ("fields", "jet", "ops", "learned", "tasks", "baselines", "testing", "demo", "units", "metrics",
-               "data", "imageio", "audioio", "runinfo", "cli")
+_SUBMODULES = ("fields", "jet", "ops", "learned", "datasets", "tasks", "baselines", "testing", "demo", "units",
+               "metrics", "data", "imageio", "audioio", "runinfo", "cli")
 #: names re-exported from :mod:`insp.fields`
 _FIELD_NAMES = ("Domain", "Field", "FitHistory", "FourierFeatureMLP", "NeuralField", "ReluMLP", "Siren",
                 "build_field", "fit", "fit_audio", "fit_many", "load", "sample", "save", "distill", "from_module",

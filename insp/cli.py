@@ -10,6 +10,8 @@
     insp edges IMAGE|FILE -o OUT [--size H W] [--low L --high H] [--steps N]
     insp blend SOURCE TARGET MASK -o OUT [--offset DY DX] [--mode replace|mixed|average] [--steps N]
     insp demo [--out DIR] [--quick] [--force]
+    insp fit-dataset SIGNALS.npy -o DIR [--labels LABELS.npy] [--steps N] [--lr LR] [--hidden-features W]
+                     [--hidden-layers L] [--shared-init] [--shard-size S] [--seed S] [--cluster ADDRESS] [--quiet]
 
 ``apply`` runs a closed-form or pretrained operator on a field file and writes
 an image (any size; PNG row by row) or, for an ``.inspf`` output, the result
@@ -153,6 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=_seed, default=0)
     b.add_argument("--force", action="store_true", help="render even above the time or memory limit")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("fit-dataset", help="fit one INR per signal of an .npy array into a resumable store",
+                       description=("Fit a SIREN to each signal of SIGNALS.npy (shape (N, *signal_shape), the "
+                                    "signals on [-1, 1]^d) into the INR store DIR (see docs/datasets.md). Run it "
+                                    "again with the same arguments to resume an interrupted fit."))
+    s.add_argument("signals", metavar="SIGNALS.npy", help="array of N same-shaped signals (.npy)")
+    s.add_argument("-o", "--output", required=True, metavar="DIR", help="the store's directory")
+    s.add_argument("--labels", metavar="LABELS.npy", default=None, help="N integer labels (.npy)")
+    s.add_argument("--steps", type=_nonnegative_int, default=None, help="optimiser steps per INR")
+    s.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
+    s.add_argument("--hidden-features", type=_positive_int, default=None, help="SIREN width")
+    s.add_argument("--hidden-layers", type=_nonnegative_int, default=None, help="SIREN hidden layers")
+    s.add_argument("--shared-init", action="store_true", help="every INR starts from the same weights")
+    s.add_argument("--shard-size", type=_positive_int, default=64, help="INRs per shard (default 64)")
+    s.add_argument("--seed", type=_seed, default=0, help="INR i uses seed + i (default 0)")
+    s.add_argument("--cluster", metavar="ADDRESS", default=None, help="Dask scheduler address (tcp://host:port)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     d = sub.add_parser("demo", help="run the demo: fit camera, render, metrics table")
     d.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
@@ -519,10 +538,30 @@ def _cmd_demo(args) -> int:
     return run_demo(args.out, quick=args.quick, seed=args.seed, progress=_progress(args))
 
 
+# --------------------------------------------------------------------------- fit-dataset
+
+
+def _cmd_fit_dataset(args) -> int:
+    import numpy as np
+
+    from .datasets import fit_dataset
+
+    signals = np.load(args.signals, allow_pickle=False)
+    labels = None if args.labels is None else np.load(args.labels, allow_pickle=False)
+    ds = fit_dataset(signals, labels=labels, path=args.output, steps=args.steps, lr=args.lr,
+                     hidden_features=args.hidden_features, hidden_layers=args.hidden_layers,
+                     shared_init=args.shared_init, shard_size=args.shard_size, seed=args.seed,
+                     cluster=args.cluster, channel_axis=None, progress=_progress(args))
+    psnr = ds.fit_psnr
+    print(f"{len(ds)} INRs in {ds.num_shards} shards -> {args.output}: fit PSNR mean {psnr.mean():.2f} dB, "
+          f"min {psnr.min():.2f} dB")
+    return 0
+
+
 # --------------------------------------------------------------------------- entry point
 
 COMMANDS = {"fit": _cmd_fit, "render": _cmd_render, "info": _cmd_info, "apply": _cmd_apply, "restore": _cmd_restore,
-            "edges": _cmd_edges, "blend": _cmd_blend, "demo": _cmd_demo}
+            "edges": _cmd_edges, "blend": _cmd_blend, "demo": _cmd_demo, "fit-dataset": _cmd_fit_dataset}
 
 
 def _is_user_error(exc: BaseException) -> bool:

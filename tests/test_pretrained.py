@@ -245,3 +245,13 @@ def test_non_square_pixels_are_refused():
     f = _fit_tiny(np.random.default_rng(2).random((32, 32)), domain=Domain(((-1, 1), (-2, 2))))
     with pytest.raises(ValueError, match="not square pixels"):
         blur(f)
+
+
+def test_fit_for_operator_keeps_the_trained_passes_over_the_data():
+    from insp.learned import fit_for_operator
+    from insp.learned.pretrained import trained_steps
+
+    img = np.random.default_rng(3).random((16, 32))
+    _, hist = fit_for_operator("blur", img, progress=False)
+    assert hist.steps == trained_steps("blur", img.shape) == round(1000 * 16 * 32 / 65536)
+    assert trained_steps("deblur", (1024, 1024)) == 4000  # larger images keep the trained count
