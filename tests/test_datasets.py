@@ -296,12 +296,19 @@ def test_local_cluster_survives_a_killed_worker(tmp_path):
 
         worker = threading.Thread(target=run)
         worker.start()
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline and not any(e["event"] == "written" for e in log_events(path)):
-            time.sleep(0.05)
-        pids = client.run(os.getpid)
+        pids = client.run(os.getpid)  # before the wait: the kill must follow the first indexed shard at once
         victim = sorted(pids.values())[0]
-        done_at_kill = len(json.loads((path / st.INDEX).read_text())["shards"])
+
+        def indexed() -> int:  # a shard counts once the index holds it (its file is written before that)
+            try:
+                return len(json.loads((path / st.INDEX).read_text())["shards"])
+            except (OSError, ValueError, KeyError):
+                return 0
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and indexed() < 1:
+            time.sleep(0.02)
+        done_at_kill = indexed()
         os.kill(victim, signal.SIGKILL)
         worker.join(60)
         assert not worker.is_alive()
