@@ -25,11 +25,12 @@ __version__ = "0.1.0"
 
 #: subpackages and modules reachable as attributes of ``insp``
 _SUBMODULES = ("fields", "jet", "ops", "learned", "datasets", "tasks", "baselines", "testing", "demo", "units",
-               "metrics", "data", "imageio", "runinfo", "cli")
+               "metrics", "data", "imageio", "audioio", "runinfo", "cli")
 #: names re-exported from :mod:`insp.fields`
 _FIELD_NAMES = ("Domain", "Field", "FitHistory", "FourierFeatureMLP", "NeuralField", "ReluMLP", "Siren",
-                "build_field", "fit", "fit_many", "load", "sample", "save", "distill", "from_module", "from_siren_pytorch",
-                "from_siren_state_dict", "fit_sdf", "extract_surface")
+                "build_field", "fit", "fit_audio", "fit_many", "load", "sample", "save", "distill", "from_module",
+                "from_siren_pytorch", "from_siren_state_dict", "WindowedField", "fit_sdf",
+                "extract_surface")
 
 __all__ = ["__version__", *_FIELD_NAMES, *_SUBMODULES]
 

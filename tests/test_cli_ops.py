@@ -65,11 +65,19 @@ def test_apply_errors_are_one_line(files, tmp_path, capsys):
 
 def test_restore_writes_the_image_size_and_reports(files, tmp_path, capsys):
     out = tmp_path / "r.png"
-    assert main(["restore", "denoise", str(files / "a.png"), "-o", str(out), "--steps", "20",
+    assert main(["restore", "blur", str(files / "a.png"), "-o", str(out), "--steps", "20",
                  "--reference", str(files / "a.png"), "--quiet"]) == 0
     assert read_image(out).shape == (24, 24)
     printed = capsys.readouterr().out
-    assert "denoise: fitted 24x24" in printed and "PSNR to --reference" in printed
+    assert "blur: fitted 24x24" in printed and "PSNR to --reference" in printed
+
+
+def test_restore_refuses_sizes_outside_the_measured_range(files, tmp_path, capsys):
+    out = tmp_path / "r.png"
+    assert main(["restore", "denoise", str(files / "a.png"), "-o", str(out), "--steps", "2", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "measured to hold its gain only" in err and "\n" not in err
+    assert not out.exists()
 
 
 def test_edges_from_an_image_or_a_field(files, tmp_path):

@@ -142,7 +142,11 @@ def test_fit_for_operator_fits_the_expected_inr():
         assert hist.steps == 3
         assert (field.first_omega_0, field.hidden_omega_0) == (inr["first_omega_0"], inr["hidden_omega_0"])
         assert field.domain == P.pretrained_domain(img.shape)
-        getattr(insp.learned, name)(field)  # passes the operator's check
+        if name == "denoise":  # the recipe passes; a 12x20 grid is below the sizes it was measured on
+            with pytest.raises(ValueError, match="measured to hold its gain only"):
+                insp.learned.denoise(field)
+        else:
+            getattr(insp.learned, name)(field)  # passes the operator's check
     rgb, _ = P.fit_for_operator("text", np.stack([img] * 3, -1), steps=1, progress=False)
     assert rgb.out_features == 3
     with pytest.raises(ValueError, match="image"):
@@ -224,10 +228,10 @@ def test_a_matching_recipe_in_pixel_units_is_read_exactly(n):
 
 
 def test_fit_for_operator_needs_no_stretch_at_any_size():
-    from insp.learned import denoise, fit_for_operator
+    from insp.learned import fit_for_operator
 
-    f, _ = fit_for_operator("denoise", np.random.default_rng(1).random((40, 40)), steps=2, progress=False)
-    assert type(denoise(f)).__name__ == "INSPNetField"  # its spacing is the trained one: applied directly
+    f, _ = fit_for_operator("blur", np.random.default_rng(1).random((40, 40)), steps=2, progress=False)
+    assert type(insp.learned.blur(f)).__name__ == "INSPNetField"  # its spacing is the trained one: applied directly
 
 
 def test_a_field_without_a_grid_warns_that_the_spacing_is_assumed():
@@ -255,3 +259,23 @@ def test_fit_for_operator_keeps_the_trained_passes_over_the_data():
     _, hist = fit_for_operator("blur", img, progress=False)
     assert hist.steps == trained_steps("blur", img.shape) == round(1000 * 16 * 32 / 65536)
     assert trained_steps("deblur", (1024, 1024)) == 4000  # larger images keep the trained count
+
+
+@pytest.mark.parametrize("name, side, refused", [("denoise", 128, True), ("denoise", 256, False),
+                                                 ("denoise", 600, False), ("text", 128, True), ("text", 512, True),
+                                                 ("text", 300, False), ("blur", 128, False)])
+def test_operators_refuse_sizes_where_their_gain_was_not_measured_to_hold(name, side, refused):
+    from insp.fields.provenance import Provenance
+    from insp.learned import available_operators, pretrained_domain
+
+    inr = available_operators()[name]["inr"]
+    f = insp.Siren(2, 1, hidden_features=8, hidden_layers=1, first_omega_0=inr["first_omega_0"],
+                   hidden_omega_0=inr["hidden_omega_0"], domain=pretrained_domain((side, side)), seed=0)
+    f.provenance = Provenance(source="fit", grid_shape=(side, side), spacing=(2 / 255, 2 / 255))
+    apply = {"denoise": P.denoise, "text": P.remove_text, "blur": P.blur}[name]
+    if refused:
+        with pytest.raises(ValueError, match="measured to hold its gain only"):
+            apply(f)
+        apply(f, check=False)  # the caller may insist
+    else:
+        apply(f)

@@ -12,10 +12,11 @@ Laplacian) with the libraries' scale and sign conventions divided out by
 * :mod:`~insp.baselines.edges` -- Canny (scikit-image or OpenCV);
 * :mod:`~insp.baselines.poisson` -- Poisson blending (sparse solve, OpenCV seamlessClone);
 * :mod:`~insp.baselines.restoration` -- denoising (TV, NL-means, BM3D, wavelet), deconvolution
-  (Wiener, Richardson--Lucy, reflect-padded), inpainting (biharmonic, OpenCV Telea / NS).
+  (Wiener, Richardson--Lucy, reflect-padded), inpainting (biharmonic, OpenCV Telea / NS);
+* :mod:`~insp.baselines.audio` -- audio denoisers (Wiener, Butterworth, Savitzky-Golay, spectral subtraction).
 """
 
-from . import poisson, restoration
+from . import audio, poisson, restoration
 from .derivatives import (
     STENCILS,
     central_difference,
@@ -30,4 +31,4 @@ from .edges import CANNY_BACKENDS, canny
 from .filters import gaussian_blur
 
 __all__ = ["STENCILS", "central_difference", "derivative", "fd_weights", "gradient", "gradient_magnitude",
-           "hessian", "laplacian", "CANNY_BACKENDS", "canny", "gaussian_blur", "poisson", "restoration"]
+           "hessian", "laplacian", "CANNY_BACKENDS", "canny", "gaussian_blur", "poisson", "restoration", "audio"]

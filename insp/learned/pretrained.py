@@ -200,7 +200,11 @@ def fit_for_operator(name: str, image, *, known=None, steps: int | None = None, 
     ('Siren', 10.0, 30.0, 5)
     >>> round(field.domain.bounds[0][1] * 255, 6)         # pretrained_domain((8, 8)): half-width 7/255
     7.0
-    >>> denoise(field).sample((8, 8)).shape                # the field the operator accepts
+    >>> denoise(field)                     # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: field was fitted to a 8x8 grid; the pretrained 'denoise' operator was measured to hold its gain only ...
+    >>> denoise(field, check=False).sample((8, 8)).shape   # at the caller's risk
     torch.Size([8, 8, 1])
     """
     import numpy as np
@@ -260,6 +264,32 @@ def trained_steps(name: str, shape) -> int:
     return max(1, round(steps * min(1.0, pixels / TRAINED_PIXELS)))
 
 
+#: Image sizes (the short side of the fit's grid, pixels) at which an operator's gain was measured within
+#: 0.5 dB of its 256-pixel gain or above it (``python -m benchmarks.pretrained_sizes``, camera and astronaut
+#: at 128/256/512, fitted by fit_for_operator); outside, it is refused.  Bounds sit at the geometric middle
+#: between a measured size that holds and one that does not (181 between 128 and 256, 362 between 256 and
+#: 512).  Measured gains (dB) at 128 / 256 / 512:
+#:   denoise  camera +4.60 / +6.05 / +6.07, astronaut +3.57 / +4.72 / +5.35  -> refused below 181
+#:   text     camera +2.87 / +5.18 / +4.21, astronaut +2.82 / +4.35 / +3.69  -> refused outside 181-362
+#:   blur     camera +6.98 / +7.10 / +8.89, astronaut +6.46 / +6.36 / +7.69  -> any size
+#:   inpaint  camera +5.28 / +4.53 / +4.78, astronaut +4.99 / +4.01 / +4.22  -> any size
+#: deblur (4000-step fits) was not measured at other sizes: not limited, see docs/pretrained.md.
+MEASURED_SIZES: dict[str, tuple[int | None, int | None]] = {"denoise": (181, None), "text": (181, 362)}
+
+
+def _check_measured_size(grid_shape, name: str) -> None:
+    low, high = MEASURED_SIZES.get(name, (None, None))
+    if grid_shape is None or (low is None and high is None):
+        return
+    side = min(int(n) for n in grid_shape)
+    if (low is not None and side < low) or (high is not None and side > high):
+        span = f"{low or 1}-{high}" if high is not None else f"at least {low}"
+        raise ValueError(f"field was fitted to a {'x'.join(map(str, grid_shape))} grid; the pretrained {name!r} "
+                         f"operator was measured to hold its gain only on images of {span} pixels on the short "
+                         f"side (docs/pretrained.md: its gain falls by more than 0.5 dB outside). Resize the image "
+                         f"into that range before fitting, or pass check=False to apply it anyway.")
+
+
 def _check_inr(field: Field, name: str, check: bool) -> float:
     """Validate ``field`` for operator ``name``; return the stretch ``h / h0`` that puts its samples 2/255 apart.
 
@@ -311,6 +341,7 @@ def _check_inr(field: Field, name: str, check: bool) -> float:
                          f"{inr['first_omega_0']} at 256 pixels over [-1, 1]), so the derivatives it reads would be "
                          f"on another scale. Fit with insp.learned.fit_for_operator({name!r}, image) (any size), or "
                          f"pass check=False.")
+    _check_measured_size(field.provenance.grid_shape, name)
     return h / TRAINED_SPACING
 
 

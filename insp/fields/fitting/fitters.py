@@ -49,6 +49,8 @@ from ..base import Field, field_dtype_device
 from ..domain import Domain
 from ..inr import NeuralField, Siren
 from ..provenance import Provenance
+from ..windowed import WindowedField, window_starts
+from .audio import check_sample_rate, omega_for_bandwidth, prepare_wave, windows_of
 from .engines import ENGINES, ModuleEngine, SirenEngine, VmapEngine, siren_structure
 from .loop import BatchSampler, FitHistory, TrainingLoop, psnr_from_mse
 from .signal import (
@@ -63,7 +65,7 @@ from .signal import (
 )
 from .signal import data_range as _data_range
 
-__all__ = ["fit", "fit_many", "default_model", "DEFAULTS", "FULL_BATCH"]
+__all__ = ["fit", "fit_many", "fit_audio", "default_model", "DEFAULTS", "AUDIO_DEFAULTS", "FULL_BATCH"]
 
 
 #: The default fitting configuration (measured in ``benchmarks/fit_speed.py``;
@@ -315,8 +317,13 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
         domain: Domain | None = None, channel_axis=CHANNEL_AXIS_AUTO, time_limit: float | None = None,
         callback: Callable[[dict, Field], bool | None] | None = None, log_every: int | None = None,
         data_range: float | None = None, final_lr_ratio: float | None = None, warmup_steps: int | None = None,
-        dtype=None, device=None) -> tuple[Field, FitHistory]:
+        dtype=None, device=None, sample_rate: float | None = None) -> tuple[Field, FitHistory]:
     """Fit a field to a sampled signal.
+
+    With ``sample_rate`` the signal is a waveform and the call is
+    :func:`fit_audio` (a field over time in seconds, windowed for long
+    clips); ``model``, ``known``, ``domain`` and the schedule options that
+    only a single INR has are then refused.
 
     Parameters
     ----------
@@ -392,6 +399,16 @@ def fit(signal, *, model: Field | None = None, steps: int | None = None, lr: flo
     >>> hist.final_psnr > 30
     True
     """
+    if sample_rate is not None:
+        extra = dict(model=model, known=known, domain=domain, callback=callback, log_every=log_every,
+                     data_range=data_range, final_lr_ratio=final_lr_ratio, warmup_steps=warmup_steps)
+        given = [k for k, v in extra.items() if v is not None]
+        if given:
+            raise ValueError(f"fit(..., sample_rate=...) fits a waveform with fit_audio, which does not take "
+                             f"{', '.join(given)}")
+        return fit_audio(signal, sample_rate=sample_rate, channel_axis=channel_axis, steps=steps, lr=lr,
+                         batch_size=batch_size, seed=seed, progress=progress, time_limit=time_limit, dtype=dtype,
+                         device=device)
     t_start = time.perf_counter()
     signal, known = unmask(signal, known, channel_axis=channel_axis)
     values, spec = prepare_signal(signal, channel_axis=channel_axis)
@@ -565,3 +582,140 @@ def _member_models(model, B: int, domain, spec: SignalSpec, seeds, dtype, device
         raise ValueError("all models of fit_many must share one architecture (same class, configuration and "
                          "parameter shapes)")
     return models
+
+
+# --------------------------------------------------------------------------- fit_audio
+
+#: The default audio fit (measured in ``benchmarks/audio.py``; reasons in ``docs/audio.md``).
+AUDIO_DEFAULTS: dict[str, Any] = dict(
+    window=1024,  # samples per member (64 ms at 16 kHz)
+    overlap=64,  # samples shared by neighbouring windows (the cross-fade)
+    hidden_features=64,  # wider members memorise the samples and ring between them (the sweep)
+    hidden_layers=2,
+    first_omega_hz=250.0,  # first-layer bandwidth (omega_0 = 2 pi * 250 rad/s): best worst-case held-out SNR
+    hidden_omega_0=30.0,
+    steps=300,  # the sweep's budget
+    lr=2e-3,
+    batch_size="full",  # every sample of each window in every update
+    windows_per_step=32,  # members trained together: bounds the memory whatever the clip length
+)
+
+
+def fit_audio(wave, *, sample_rate: float, channel_axis=CHANNEL_AXIS_AUTO, steps: int | None = None,
+              lr: float | None = None, batch_size: int | str | None = None, window: int | None = None,
+              overlap: int | None = None, hidden_features: int | None = None, hidden_layers: int | None = None,
+              first_omega_hz: float | None = None, hidden_omega_0: float | None = None,
+              windows_per_step: int | None = None, seed: int = 0, progress: bool = False,
+              time_limit: float | None = None, dtype=None, device=None) -> tuple[WindowedField, FitHistory]:
+    """Fit a waveform as a field over time in seconds (a :class:`~insp.fields.windowed.WindowedField`).
+
+    The clip is cut into windows of ``window`` samples overlapping by
+    ``overlap``; each window gets its own small SIREN on local coordinates
+    (:mod:`insp.fields.windowed`), and the windows are fitted with
+    :func:`fit_many`, ``windows_per_step`` at a time, so memory is bounded by
+    that group (``windows_per_step * window * hidden_features`` activations)
+    however long the clip, and time grows linearly with its length.  The
+    result's domain is ``[0, (n - 1) / sample_rate]`` seconds, so
+    ``field.sample((m,))`` on the same span at another ``m`` resamples the
+    clip, and derivatives are per second.
+
+    Parameters
+    ----------
+    wave : ndarray or Tensor
+        ``(n,)`` mono, or ``(n, c)`` / ``(c, n)`` with ``channel_axis`` -1 / 0
+        (``"auto"``: the axis of at most 8 entries holds the channels;
+        :mod:`insp.fields.fitting.audio`).
+    sample_rate : float
+        Samples per second.
+    window, overlap : int
+        Samples per window and shared by neighbours (``2 <= overlap <=
+        window / 2``); a clip shorter than ``window`` is one window.
+    hidden_features, hidden_layers, first_omega_hz, hidden_omega_0
+        Each member's SIREN; the first layer's ``omega_0`` is
+        :func:`~insp.fields.fitting.audio.omega_for_bandwidth` of
+        ``first_omega_hz``.
+    steps, lr, batch_size, seed, time_limit, progress, dtype, device
+        As in :func:`fit_many` (``time_limit`` is shared out over the groups
+        in proportion to their windows; ``batch_size`` is per window).
+
+    Returns
+    -------
+    field : WindowedField
+    history : FitHistory
+        ``psnr`` and the final ``snr`` (``history.config["snr"]``, dB) over the
+        whole clip in the wave's units; ``member_psnr`` per window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 8000
+    >>> t = np.arange(800) / sr
+    >>> field, hist = fit_audio(0.5 * np.sin(2 * np.pi * 440 * t), sample_rate=sr, steps=150)
+    >>> field.domain.bounds, len(field.members), hist.config["snr"] > 30
+    (((0.0, 0.099875),), 1, True)
+    """
+    t_start = time.perf_counter()
+    sr = check_sample_rate(sample_rate)
+    values = prepare_wave(wave, channel_axis=channel_axis)
+    n, c = values.shape
+
+    def default(value, key):
+        return AUDIO_DEFAULTS[key] if value is None else value
+
+    L = min(check_int(default(window, "window"), "window", minimum=2), n)
+    O = check_int(default(overlap, "overlap"), "overlap", minimum=2)
+    if n > L and not 2 <= O <= L // 2:
+        raise ValueError(f"overlap must be between 2 and window / 2 = {L // 2} samples, got {O}")
+    H = L - O if n > L else L
+    G = check_int(default(windows_per_step, "windows_per_step"), "windows_per_step")
+    hz = check_number(default(first_omega_hz, "first_omega_hz"), "first_omega_hz")
+    seed = check_seed(seed)
+    limit = check_number(time_limit, "time_limit", allow_none=True)
+    starts = window_starts(n, L, H)
+    segs, known = windows_of(values, starts, L)
+    K = len(starts)
+    members = [Siren(1, c, hidden_features=default(hidden_features, "hidden_features"),
+                     hidden_layers=default(hidden_layers, "hidden_layers"),
+                     first_omega_0=omega_for_bandwidth(hz, L, sr),
+                     hidden_omega_0=default(hidden_omega_0, "hidden_omega_0"), seed=seed + k, dtype=dtype,
+                     device=device) for k in range(K)]
+    full = [k for k in range(K) if bool(known[k].all())]
+    tail = [k for k in range(K) if k not in full]  # the last window, when it runs past the clip
+    groups = [full[i:i + G] for i in range(0, len(full), G)] + [[k] for k in tail]
+    bs = default(batch_size, "batch_size")
+    member_psnr = [0.0] * K
+    done, stops = 0, set()
+    for group in groups:
+        count = int(known[group].sum(dim=1).min())
+        gbs = bs if bs == FULL_BATCH or check_int(bs, "batch_size") < count else FULL_BATCH
+        _, h = fit_many(segs[group], model=[members[k] for k in group], known=known[group] if tail == group else None,
+                        channel_axis=-1, steps=default(steps, "steps"), lr=default(lr, "lr"), batch_size=gbs,
+                        seed=[seed + k for k in group], progress=progress,
+                        time_limit=None if limit is None else limit * len(group) / K)
+        for k, p in zip(group, h.member_psnr):
+            member_psnr[k] = p
+        done = max(done, h.steps)
+        stops.add(h.stopped)
+    field = WindowedField(members, num_samples=n, window=L, hop=H, sample_rate=sr)
+    field.eval()
+    with torch.no_grad():
+        fitted = field.sample((n,)).to(torch.float64).cpu()
+    err = float(((fitted - values) ** 2).mean())
+    power = float((values**2).mean())
+    rng = float(values.max() - values.min()) or 1.0
+    history = FitHistory(data_range=rng, member_psnr=member_psnr)
+    history.step.append(done)
+    history.loss.append(err)
+    history.psnr.append(psnr_from_mse(err, rng))
+    snr = math.inf if err == 0 else 10 * math.log10(power / err) if power > 0 else -math.inf
+    history.config = dict(sample_rate=sr, samples=n, channels=c, window=L, overlap=L - H if K > 1 else 0,
+                          windows=K, windows_per_step=G, first_omega_hz=hz, snr=snr, member_steps=done)
+    history.time.append(time.perf_counter() - t_start)
+    history.close(done, "time_limit" if "time_limit" in stops else "steps", t_start)
+    field.provenance = Provenance(
+        source="fit", grid_shape=(n,), spacing=(1.0 / sr,), domain=field.domain.bounds,
+        recipe=dict(architecture="windowed_siren", config=dict(field.config(), member=members[0].config()),
+                    steps=done, lr=default(lr, "lr"), batch_size=bs, seed=seed, time_limit=limit),
+        known_fraction=1.0, fit_psnr=history.final_psnr,
+        value_range=tuple((float(lo), float(hi)) for lo, hi in zip(values.min(0).values, values.max(0).values)))
+    return field, history
