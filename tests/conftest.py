@@ -14,10 +14,20 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "insp"))
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Tiny problems: one torch thread avoids OpenMP oversubscription on the shared 2-core runner."""
+def _one_thread():
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny problems: one torch thread avoids OpenMP oversubscription on the shared 2-core runner."""
+    yield from _one_thread()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_module():
+    """As ``one_torch_thread``, for a module whose module-scoped fixtures fit networks."""
+    yield from _one_thread()

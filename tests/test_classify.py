@@ -12,12 +12,8 @@ from insp.datasets import digits
 from insp.jet import jet
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny networks: one torch thread is faster (and steadier on a shared machine) than two
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 def stacked_of(fields):

@@ -49,13 +49,8 @@ def log_events(path) -> list[dict]:
     return [json.loads(line) for line in file.read_text().splitlines()] if file.exists() else []
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks: one torch thread is faster (and steadier on a shared machine) than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny networks: one torch thread is faster (and steadier on a shared machine) than two
+pytestmark = pytest.mark.usefixtures("one_torch_thread_module")
 
 
 @pytest.fixture(scope="module")
