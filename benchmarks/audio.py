@@ -233,6 +233,16 @@ def part_operators() -> dict:
     return out
 
 
+
+def _timings(fn, repeats: int) -> list[float]:
+    """Wall seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times[1:]
+
 def part_jet(*, points: int = 4096, repeats: int = 5) -> dict:
     from insp.jet import jet
 
@@ -240,13 +250,8 @@ def part_jet(*, points: int = 4096, repeats: int = 5) -> dict:
     for d in (1, 2):
         f = insp.Siren(d, 1, hidden_features=128, hidden_layers=3, seed=0)
         x = torch.rand(points, d, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        times = []
         with torch.no_grad():
-            for _ in range(repeats + 1):
-                t0 = time.perf_counter()
-                jet(f, x, order=4, jet_method="taylor")
-                times.append(time.perf_counter() - t0)
-        times = times[1:]  # the first is a warm-up
+            times = _timings(lambda: jet(f, x, order=4, jet_method="taylor"), repeats)
         out[f"{d}d"] = dict(median=float(np.median(times)), min=float(np.min(times)), max=float(np.max(times)),
                             partials=len(insp.jet.multi_indices(d, 4)))
     out["ratio_2d_over_1d"] = out["2d"]["median"] / out["1d"]["median"]
@@ -257,20 +262,12 @@ def part_jet(*, points: int = 4096, repeats: int = 5) -> dict:
     w = insp.WindowedField(members, num_samples=4096, window=d["window"], hop=d["window"] - d["overlap"],
                            sample_rate=16000.0)
     x = w.domain.grid((points,)).reshape(-1, 1)
-    times = []
-    for _ in range(repeats + 1):
-        t0 = time.perf_counter()
-        jet(w, x, order=4, create_graph=False)
-        times.append(time.perf_counter() - t0)
+    times = _timings(lambda: jet(w, x, order=4, create_graph=False), repeats)
     member = insp.Siren(1, 1, hidden_features=d["hidden_features"], hidden_layers=d["hidden_layers"], seed=0)
-    mtimes = []
     with torch.no_grad():
-        for _ in range(repeats + 1):
-            t0 = time.perf_counter()
-            jet(member, x, order=4, jet_method="taylor")
-            mtimes.append(time.perf_counter() - t0)
-    out["windowed_1d"] = dict(median=float(np.median(times[1:])), min=float(np.min(times[1:])),
-                              max=float(np.max(times[1:])), taylor_one_member=float(np.median(mtimes[1:])))
+        mtimes = _timings(lambda: jet(member, x, order=4, jet_method="taylor"), repeats)
+    out["windowed_1d"] = dict(median=float(np.median(times)), min=float(np.min(times)),
+                              max=float(np.max(times)), taylor_one_member=float(np.median(mtimes)))
     print(f"  order-4 jet at {points} points: 1-D {out['1d']['median'] * 1e3:.1f} ms ({out['1d']['partials']} partials), "
           f"2-D {out['2d']['median'] * 1e3:.1f} ms ({out['2d']['partials']} partials): 2-D/1-D "
           f"{out['ratio_2d_over_1d']:.2f}x; windowed field (default members, native jet) "
