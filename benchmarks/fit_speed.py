@@ -91,6 +91,84 @@ def _r(v, nd=2):
     return None if v is None else round(v, nd)
 
 
+# --------------------------------------------------------------------------- 1b. units (issue 21)
+
+
+def unit_step_seconds(points: int, repeats: int = 5) -> float:
+    """Median seconds of one *unit*: a full-batch Adam step of a plain sine MLP over ``points`` points.
+
+    The MLP is written here with ``torch.nn.Linear`` and ``torch.sin`` (2-128, three 128-128, 128-1, omega 30)
+    so that the unit does not speed up with insp's own layers or engines.
+    """
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    lins = nn.ModuleList([nn.Linear(2, 128)] + [nn.Linear(128, 128) for _ in range(3)] + [nn.Linear(128, 1)])
+    x, y = torch.rand(points, 2) * 2 - 1, torch.rand(points, 1)
+    opt = torch.optim.Adam(lins.parameters(), lr=1e-4)
+
+    def step():
+        h = x
+        for lin in lins[:-1]:
+            h = torch.sin(30.0 * lin(h))
+        loss = ((lins[-1](h) - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def bench_units(quick: bool) -> dict:
+    """Time to 35 dB (and 30, 33) of ``insp.fit`` defaults in units, the unit timed before and after each fit.
+
+    Rows: camera 256 gray with the defaults, the same with the autograd engine
+    (what ``fit`` used before the SIREN engine), camera 512 gray and astronaut
+    256 RGB.  The fit's clock leaves out the logging evaluations (every 10
+    steps here); the wall time of each fit is reported beside it.
+    """
+    from insp import data
+    from insp.fields import fit
+    from insp.fields.fitting import fitters
+
+    size = 64 if quick else 256
+    rows = [("camera gray", data.gray("camera", size=size), None),
+            ("camera gray, autograd engine", data.gray("camera", size=size), "module"),
+            ("camera gray", data.gray("camera", size=2 * size), None),
+            ("astronaut RGB", data.color("astronaut", size=size), None)]
+    units = [unit_step_seconds(size * size)]
+    out = []
+    chosen = fitters._single_engine
+    for name, img, engine in rows:
+        # the autograd row swaps the engine choice for this one fit (a benchmark-only switch, restored below)
+        fitters._single_engine = chosen if engine is None else (lambda model, e=engine: e)
+        load0 = load_average()
+        try:
+            _, h = fit(img, progress=False, seed=0, log_every=10, data_range=1.0,
+                       channel_axis=None if img.ndim == 2 else -1, steps=200 if quick else None)
+        finally:
+            fitters._single_engine = chosen
+        units.append(unit_step_seconds(size * size))
+        unit = float(np.median(units))  # the unit is fixed per run: full batch of the 256x256 (64 quick) grid
+        row = dict(image=f"{name} {img.shape[0]}x{img.shape[1]}", engine=engine or "default", steps=h.steps, final_psnr=round(h.final_psnr, 2),
+                   fit_seconds=round(h.time[-1], 2), wall_seconds=round(h.wall_time, 2), unit_s=round(unit, 4),
+                   load_before=load0, load_after=load_average())
+        for target in (30.0, 33.0, 35.0):
+            t = h.time_to(target)
+            row[f"time_to_{target:g}db_s"] = _r(t)
+            row[f"units_to_{target:g}db"] = None if t is None else round(t / unit, 1)
+        out.append(row)
+    return dict(unit=f"full-batch Adam step, plain nn.Linear/torch.sin MLP 2-128x4-1, {size * size} points",
+                unit_samples_s=[round(u, 4) for u in units], rows=out)
+
+
 # --------------------------------------------------------------------------- 2. fit_many
 
 
@@ -211,7 +289,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="short smoke run (small sizes, 5 s budget)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=None, help="fit seconds (default 60; 5 with --quick)")
-    p.add_argument("--skip", nargs="*", default=[], choices=["camera", "many", "render"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["camera", "units", "many", "render"])
     p.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/fit_speed.json; "
                                                           "fit_speed_quick.json with --quick)")
     args = p.parse_args(argv)
@@ -236,6 +314,13 @@ def main(argv=None) -> int:
               f"30 dB after {b['time_to_30db']} s", flush=True)
         print(f"  defaults: {o['psnr_at_budget']:.2f} dB after {o['fit_seconds']} s ({o['steps']} steps, "
               f"stopped by {o['stopped']}), 30 dB after {o['time_to_30db']} s", flush=True)
+    if "units" not in args.skip:
+        print("[1b/3] time to 30/33/35 dB in units (full-batch steps of a plain sine MLP) ...", flush=True)
+        res["units"] = un = bench_units(args.quick)
+        for r in un["rows"]:
+            print(f"  {r['image']:<40} {r['final_psnr']:6.2f} dB after {r['steps']} steps, {r['fit_seconds']:6.2f} s "
+                  f"(wall {r['wall_seconds']:.1f} s); 35 dB after {r['time_to_35db_s']} s = "
+                  f"{r['units_to_35db']} units (unit {1000 * r['unit_s']:.0f} ms)", flush=True)
     if "many" not in args.skip:
         # the target setting (small per-signal networks, 609 parameters for 1024 pixels), then wider nets and
         # the generic vmap engine on 64 signals for comparison
