@@ -372,3 +372,69 @@ def test_lr_schedule_cosine_warmup_and_deadline():
     assert _lr_factor(10, 100, 0, 0.0, time_frac=0.5) == pytest.approx(0.5)
     assert _lr_factor(10, 100, 0, 0.0, time_frac=2.0) == 0.0
     assert _lr_factor(90, 100, 0, 0.0, time_frac=0.1) == _lr_factor(90, 100, 0, 0.0)
+
+
+# --------------------------------------------------------------------------- the SIREN engine of fit (issue 21)
+
+
+def _fit_through(engine, monkeypatch, signal, **kw):
+    from insp.fields.fitting import fitters
+
+    with monkeypatch.context() as m:
+        m.setattr(fitters, "_single_engine", lambda model: engine)
+        return fit(signal, progress=False, **kw)
+
+
+@pytest.mark.parametrize("batch_size", ["full", 64])
+def test_siren_engine_follows_autograd_in_values_and_derivatives(image16, monkeypatch, batch_size):
+    """fit's SIREN engine computes autograd's gradient: a short fit ends on the same field up to rounding."""
+    from insp.jet import jet
+
+    rgb = np.stack([image16, image16.T, 1 - image16], axis=-1)
+    known = np.ones((16, 16), bool)
+    known[4:9, 3:7] = False  # a masked fit goes through the engine's known-point path
+    fields = [_fit_through(e, monkeypatch, rgb, model=small(c=3), steps=15, batch_size=batch_size, known=known,
+                                channel_axis=-1)[0]
+              for e in ("module", "siren")]
+    x = torch.rand(50, 2, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        a, b = [jet(f, x, order=2) for f in fields]
+    for name in a.names:  # values, first and second partials, each against its own largest entry
+        scale = float(a[name].abs().max()) + 1e-6
+        assert float((a[name] - b[name]).abs().max()) < 1e-4 * scale, name
+
+
+def test_fit_picks_the_siren_engine_only_for_fully_trainable_plain_sirens():
+    from insp.fields.fitting.fitters import _single_engine
+    from insp.testing import SinusoidSum
+
+    assert _single_engine(small()) == "siren"
+    frozen = small()
+    frozen.net[0].weight.requires_grad_(False)
+    assert _single_engine(frozen) == "module"
+    assert _single_engine(SinusoidSum([1.0], [[1.0, 2.0]])) == "module"
+
+
+def test_a_frozen_layer_stays_frozen(image16):
+    model = small()
+    model.net[0].weight.requires_grad_(False)
+    before = model.net[0].weight.detach().clone()
+    fit(image16, model=model, steps=5, progress=False)
+    assert torch.equal(model.net[0].weight, before)
+
+
+def test_callback_sees_the_weights_of_the_fit(image16):
+    """The SIREN engine trains copies; the callback's field must be the current fit, not the initial weights."""
+    seen = []
+
+    def cb(record, field):
+        seen.append(field.net[0].weight.detach().clone())
+
+    field, _ = fit(image16, model=small(), steps=3, callback=cb, progress=False, log_every=1)
+    assert not torch.equal(seen[0], seen[-1])
+    assert torch.equal(seen[-1], field.net[0].weight)  # the last callback ran after the last update
+
+
+def test_time_limit_is_kept_within_five_percent(image16):
+    _, hist = fit(image16, model=small(), steps=10**7, time_limit=1.0, progress=False)
+    assert hist.stopped == "time_limit" and 1.0 <= hist.time[-1] <= 1.05
