@@ -34,6 +34,7 @@ Usage::
 
     python -m benchmarks.fit_speed            # full run, ~10 min on 2 idle cores
     python -m benchmarks.fit_speed --quick    # smoke run, < 1 min
+    python -m benchmarks.fit_speed --device cuda --long-steps 4000   # units and fit_many on a GPU
 """
 
 from __future__ import annotations
@@ -101,7 +102,14 @@ def _r(v, nd=2):
 # --------------------------------------------------------------------------- 1b. units (issue 21)
 
 
-def unit_step_seconds(points: int, repeats: int = 5) -> float:
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def unit_step_seconds(points: int, repeats: int = 5, device: str = "cpu") -> float:
     """Median seconds of one *unit*: a full-batch Adam step of a plain sine MLP over ``points`` points.
 
     The MLP is written here with ``torch.nn.Linear`` and ``torch.sin`` (2-128, three 128-128, 128-1, omega 30)
@@ -112,7 +120,8 @@ def unit_step_seconds(points: int, repeats: int = 5) -> float:
 
     torch.manual_seed(0)
     lins = nn.ModuleList([nn.Linear(2, 128)] + [nn.Linear(128, 128) for _ in range(3)] + [nn.Linear(128, 1)])
-    x, y = torch.rand(points, 2) * 2 - 1, torch.rand(points, 1)
+    lins = lins.to(device)
+    x, y = (torch.rand(points, 2) * 2 - 1).to(device), torch.rand(points, 1).to(device)
     opt = torch.optim.Adam(lins.parameters(), lr=1e-4)
 
     def step():
@@ -127,19 +136,22 @@ def unit_step_seconds(points: int, repeats: int = 5) -> float:
     step()
     times = []
     for _ in range(repeats):
+        _sync(device)
         t = time.perf_counter()
         step()
+        _sync(device)
         times.append(time.perf_counter() - t)
     return float(np.median(times))
 
 
-def bench_units(quick: bool) -> dict:
+def bench_units(quick: bool, device: str = "cpu", long_steps: int | None = None) -> dict:
     """Time to 35 dB (and 30, 33) of ``insp.fit`` defaults in units, the unit timed before and after each fit.
 
     Rows: camera 256 gray with the defaults, the same with the autograd engine
     (what ``fit`` used before the SIREN engine), camera 512 gray and astronaut
-    256 RGB.  The fit's clock leaves out the logging evaluations (every 10
-    steps here); the wall time of each fit is reported beside it.
+    256 RGB; with ``long_steps``, camera 512 once more with that many steps.
+    The fit's clock leaves out the logging evaluations (every 10 steps here);
+    the wall time of each fit is reported beside it.
     """
     from insp import data
     from insp.fields import fit
@@ -150,19 +162,23 @@ def bench_units(quick: bool) -> dict:
             ("camera gray, autograd engine", data.gray("camera", size=size), "module"),
             ("camera gray", data.gray("camera", size=2 * size), None),
             ("astronaut RGB", data.color("astronaut", size=size), None)]
-    units = [unit_step_seconds(size * size)]
+    steps = [200 if quick else None] * len(rows)
+    if long_steps:
+        rows.append(("camera gray", data.gray("camera", size=2 * size), None))
+        steps.append(long_steps)
+    units = [unit_step_seconds(size * size, device=device)]
     out = []
     chosen = fitters._single_engine
-    for name, img, engine in rows:
+    for (name, img, engine), n_steps in zip(rows, steps):
         # the autograd row swaps the engine choice for this one fit (a benchmark-only switch, restored below)
         fitters._single_engine = chosen if engine is None else (lambda model, e=engine: e)
         load0 = load_average()
         try:
             _, h = fit(img, progress=False, seed=0, log_every=10, data_range=1.0,
-                       channel_axis=None if img.ndim == 2 else -1, steps=200 if quick else None)
+                       channel_axis=None if img.ndim == 2 else -1, steps=n_steps, device=device)
         finally:
             fitters._single_engine = chosen
-        units.append(unit_step_seconds(size * size))
+        units.append(unit_step_seconds(size * size, device=device))
         unit = float(np.median(units))  # the unit is fixed per run: full batch of the 256x256 (64 quick) grid
         row = dict(image=f"{name} {img.shape[0]}x{img.shape[1]}", engine=engine or "default", steps=h.steps, final_psnr=round(h.final_psnr, 2),
                    fit_seconds=round(h.time[-1], 2), wall_seconds=round(h.wall_time, 2), unit_s=round(unit, 4),
@@ -173,6 +189,7 @@ def bench_units(quick: bool) -> dict:
             row[f"units_to_{target:g}db"] = None if t is None else round(t / unit, 1)
         out.append(row)
     return dict(unit=f"full-batch Adam step, plain nn.Linear/torch.sin MLP 2-128x4-1, {size * size} points",
+                device=device,
                 unit_samples_s=[round(u, 4) for u in units], rows=out)
 
 
@@ -201,7 +218,8 @@ def crops(n: int, size: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engine: str = "auto") -> dict:
+def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engine: str = "auto",
+                   device: str = "cpu") -> dict:
     """``fit`` on each of ``n`` crops in turn, then ``fit_many`` on all of them, same settings."""
     import torch
 
@@ -210,7 +228,7 @@ def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engin
     signals = crops(n, size)
 
     def model(i):
-        return Siren(2, 1, hidden_features=width, hidden_layers=layers, seed=i)
+        return Siren(2, 1, hidden_features=width, hidden_layers=layers, seed=i, device=device)
 
     settings = dict(steps=steps, progress=False, data_range=1.0, channel_axis=None)
     # warm-up (allocator, kernels), not timed
@@ -229,7 +247,7 @@ def bench_fit_many(n: int, size: int, width: int, layers: int, steps: int, engin
     params = sum(p.numel() for p in model(0).parameters())
     return dict(
         signals=n, shape=[size, size], model=f"SIREN 2-{width}x{layers + 1}-1 ({layers} hidden, {params} parameters)",
-        steps=steps, batch="full", lr="default (cosine)", threads=torch.get_num_threads(),
+        steps=steps, batch="full", lr="default (cosine)", threads=torch.get_num_threads(), device=device,
         engine=hist.config["engine"],
         one_by_one_s_per_signal=round(t_single, 5), fit_many_s_per_signal=round(t_many, 5),
         speedup=round(t_single / t_many, 2),
@@ -297,6 +315,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=None, help="fit seconds (default 60; 5 with --quick)")
     p.add_argument("--skip", nargs="*", default=[], choices=["camera", "units", "many", "render"])
+    p.add_argument("--device", default="cpu", help="torch device of the units and fit_many parts (e.g. cuda); "
+                                                   "the camera and render parts are CPU-only and skipped otherwise")
+    p.add_argument("--long-steps", type=int, default=None,
+                   help="units part: fit camera 512 once more with this many steps (time to 33 and 35 dB)")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/fit_speed.json; "
                                                           "fit_speed_quick.json with --quick)")
     args = p.parse_args(argv)
@@ -311,7 +333,11 @@ def main(argv=None) -> int:
     print(f"insp {meta['insp']}, torch {meta['torch']}, numpy {meta['numpy']}, python {meta['python']}; "
           f"{meta['torch_threads']} threads on {meta['cpu_count']} x {meta['processor']}; load {load_average()}",
           flush=True)
-    res = dict(meta=meta, quick=args.quick)
+    res = dict(meta=meta, quick=args.quick, device=args.device)
+    if args.device != "cpu":
+        args.skip = sorted(set(args.skip) | {"camera", "render"})
+        res["device_name"] = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else args.device
+        print(f"device {res['device_name']}", flush=True)
 
     if "camera" not in args.skip:
         print(f"[1/3] camera: baseline ({2 * budget:g} s) then defaults ({budget:g} s) ...", flush=True)
@@ -323,7 +349,7 @@ def main(argv=None) -> int:
               f"stopped by {o['stopped']}), 30 dB after {o['time_to_30db']} s", flush=True)
     if "units" not in args.skip:
         print("[1b/3] time to 30/33/35 dB in units (full-batch steps of a plain sine MLP) ...", flush=True)
-        res["units"] = un = bench_units(args.quick)
+        res["units"] = un = bench_units(args.quick, device=args.device, long_steps=args.long_steps)
         for r in un["rows"]:
             print(f"  {r['image']:<40} {r['final_psnr']:6.2f} dB after {r['steps']} steps, {r['fit_seconds']:6.2f} s "
                   f"(wall {r['wall_seconds']:.1f} s); 35 dB after {r['time_to_35db_s']} s = "
@@ -339,7 +365,7 @@ def main(argv=None) -> int:
         for n, width, layers, engine in runs:
             print(f"[2/3] fit_many vs fit: {n} signals of 32x32, width {width}, {steps} steps, engine {engine} ...",
                   flush=True)
-            m = bench_fit_many(n, 32, width=width, layers=layers, steps=steps, engine=engine)
+            m = bench_fit_many(n, 32, width=width, layers=layers, steps=steps, engine=engine, device=args.device)
             res["fit_many"].append(m)
             print(f"  one by one {1000 * m['one_by_one_s_per_signal']:.1f} ms/signal "
                   f"({m['psnr_one_by_one_mean']:.2f} dB), fit_many[{m['engine']}] "
@@ -352,7 +378,8 @@ def main(argv=None) -> int:
         print(f"  peak RSS +{r['peak_rss_delta_mb']:.0f} MB (output tensor {r['output_tensor_mb']:.0f} MB), "
               f"{r['seconds']:.0f} s", flush=True)
 
-    out = args.out or HERE / "results" / ("fit_speed_quick.json" if args.quick else "fit_speed.json")
+    default = "fit_speed" + ("" if args.device == "cpu" else "_" + args.device.split(":")[0]) + ("_quick" if args.quick else "")
+    out = args.out or HERE / "results" / (default + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")

@@ -128,23 +128,34 @@ def progress_bar(total: int, enabled: bool, desc: str, *, initial: int = 0):
     return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False, dynamic_ncols=True)
 
 
+def _now() -> float:
+    """``perf_counter`` after the queued GPU work is done (CUDA kernels run asynchronously).
+
+    Without the wait a GPU fit's clock would count kernel launches, not
+    kernels, and ``time_limit`` would stop far too late; on CPU it is free.
+    """
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
 class Clock:
     """Seconds of training: wall time minus the evaluations made only for logging (:meth:`measure`)."""
 
     def __init__(self):
-        self.t0 = time.perf_counter()
+        self.t0 = _now()
         self.paused = 0.0
 
     def __call__(self) -> float:
-        return time.perf_counter() - self.t0 - self.paused
+        return _now() - self.t0 - self.paused
 
     def measure(self, fn):
         """``fn()``, its time left out of the clock."""
-        t = time.perf_counter()
+        t = _now()
         try:
             return fn()
         finally:
-            self.paused += time.perf_counter() - t
+            self.paused += _now() - t
 
 
 class BatchSampler:
