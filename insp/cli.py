@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -70,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="insp", description="Signal processing on implicit neural representations.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    f = sub.add_parser("fit", help="fit a SIREN to an image and save it", description=(
-        "Fit the default SIREN (see docs/fitting.md) to a gray or RGB image and save it as an .inspf file."))
-    f.add_argument("image", metavar="IMAGE", help="gray or RGB(A) image file (PNG, JPEG, TIFF, ...)")
+    f = sub.add_parser("fit", help="fit a SIREN to an image or a WAV clip and save it", description=(
+        "Fit the default SIREN (see docs/fitting.md) to a gray or RGB image, or windowed SIRENs to a mono or "
+        "multi-channel WAV clip (docs/audio.md), and save the field as an .inspf file."))
+    f.add_argument("image", metavar="IMAGE",
+                   help="gray or RGB(A) image file (PNG, JPEG, TIFF, ...) or a .wav clip (PCM or float)")
     f.add_argument("-o", "--output", required=True, metavar="FILE", help="output field file (.inspf)")
     f.add_argument("--steps", type=_nonnegative_int, default=None, help="optimiser steps (default: library default)")
     f.add_argument("--lr", type=_positive_float, default=None, help="peak learning rate")
@@ -83,11 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop fitting after this many seconds")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    r = sub.add_parser("render", help="sample a field file on a grid and write an image",
+    r = sub.add_parser("render", help="sample a field file on a grid and write an image or a WAV clip",
                        description="Render a 2-D field with 1 or 3 channels at any resolution (PNG: in bounded "
-                                   "memory, row by row).")
+                                   "memory, row by row), or a 1-D audio field as a WAV clip at any sample rate.")
     r.add_argument("field", metavar="FILE", help="field file written by `insp fit`")
-    r.add_argument("-o", "--output", required=True, metavar="IMAGE", help="output image (PNG recommended)")
+    r.add_argument("-o", "--output", required=True, metavar="IMAGE",
+                   help="output image (PNG recommended), or .wav for an audio field")
+    r.add_argument("--rate", type=_positive_int, default=None, metavar="HZ",
+                   help="audio fields: samples per second of the WAV (default: the fitted clip's rate; another "
+                        "rate resamples the field)")
     r.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
                    help="output size (default: the size of the fitted image)")
     r.add_argument("--chunk-size", type=_positive_int, default=None, help="points evaluated at once")
@@ -106,9 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a fresh SIREN and prints its accuracy.")
     a.add_argument("operator", choices=APPLY_OPERATORS, metavar="OP", help=", ".join(APPLY_OPERATORS))
     a.add_argument("field", metavar="FILE", help="field file (.inspf)")
-    a.add_argument("-o", "--output", required=True, metavar="OUT", help="image file, or .inspf for a distilled field")
+    a.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="image file, or .inspf for a distilled field; .wav for an audio field")
     a.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
                    help="output grid (default: the grid the field was fitted on)")
+    a.add_argument("--rate", type=_positive_int, default=None, metavar="HZ",
+                   help="audio fields (gaussian-blur only, written to .wav): samples per second (default: the "
+                        "clip's)")
     sig = a.add_mutually_exclusive_group()
     sig.add_argument("--sigma-px", type=_positive_float, default=None, metavar="S",
                      help="gaussian-blur: sigma in pixels of the output grid")
@@ -197,6 +208,8 @@ def _cmd_fit(args) -> int:
     from .imageio import read_image
 
     check_writable(args.output)  # before the fit, not after it
+    if Path(args.image).suffix.lower() == ".wav":
+        return _fit_wav(args)
     image = read_image(args.image)
     rgb = image.ndim == 3
     field, hist = fit(image, channel_axis=-1 if rgb else None, steps=args.steps, lr=args.lr, seed=args.seed,
@@ -208,6 +221,26 @@ def _cmd_fit(args) -> int:
     path = save(field, args.output, metadata=meta)
     print(f"fitted {args.image} ({image.shape[1]}x{image.shape[0]}, {'RGB' if rgb else 'gray'}) in "
           f"{hist.wall_time:.1f} s, {hist.steps} steps: PSNR {hist.final_psnr:.2f} dB -> {path}")
+    return 0
+
+
+def _fit_wav(args) -> int:
+    from .audioio import read_wav
+    from .fields.fitting import fit
+    from .fields.io import save
+
+    wave, sr = read_wav(args.image)
+    field, hist = fit(wave, sample_rate=sr, channel_axis=-1 if wave.ndim == 2 else "auto", steps=args.steps,
+                      lr=args.lr, seed=args.seed, batch_size=args.batch_size, time_limit=args.time_limit,
+                      progress=_progress(args))
+    c = 1 if wave.ndim == 1 else wave.shape[1]
+    snr = float(hist.config["snr"])
+    meta = dict(source=Path(args.image).name, kind="audio", sample_rate=sr, num_samples=int(wave.shape[0]),
+                channels=c, fit=dict(steps=hist.steps, snr_db=round(snr, 3), seconds=round(hist.wall_time, 2),
+                                     seed=args.seed))
+    path = save(field, args.output, metadata=meta)
+    print(f"fitted {args.image} ({wave.shape[0] / sr:.2f} s at {sr} Hz, {c} channel{'s' * (c > 1)}, "
+          f"{len(field.members)} windows) in {hist.wall_time:.1f} s, {hist.steps} steps: SNR {snr:.2f} dB -> {path}")
     return 0
 
 
@@ -293,10 +326,41 @@ def _write_field_image(field, size, output, lo, hi, args) -> None:
         write_image(out, np.concatenate(list(as_bytes)))
 
 
+def _render_wav(field, args, clip_rate: float | None, what: str | None = None) -> int:
+    """Sample a 1-D field at ``args.rate`` (default ``clip_rate``) from its start to its end; write a WAV."""
+    import torch
+
+    from ._files import check_writable
+    from .audioio import write_wav
+    from .fields.base import field_dtype_device
+
+    if Path(args.output).suffix.lower() != ".wav":
+        raise ValueError(f"output: an audio field renders to a .wav file, got {args.output!r}")
+    if args.size is not None:
+        raise ValueError("--size is for images; an audio field takes --rate HZ")
+    rate = args.rate or clip_rate
+    if rate is None:
+        raise ValueError("the file does not record a sample rate; pass --rate HZ")
+    check_writable(args.output)
+    lo, hi = field.domain.bounds[0]
+    m = int(math.floor((hi - lo) * rate + 1e-9)) + 1  # t = lo + j / rate up to the clip's end
+    t = lo + torch.arange(m, dtype=torch.float64) / rate
+    dtype = field_dtype_device(field)[0]
+    with torch.no_grad():
+        wave = torch.cat([field(c.to(dtype)[:, None]) for c in t.split(65536)]).double().numpy()
+    write_wav(args.output, wave[:, 0] if wave.shape[1] == 1 else wave, rate)
+    print(f"{what or 'rendered'} {args.field} at {rate:g} Hz ({m} samples, {m / rate:.2f} s) -> {args.output}")
+    return 0
+
+
 def _cmd_render(args) -> int:
     from .fields.io import load, read_header
 
     field = load(args.field)  # checks the whole file first
+    if field.in_features == 1:
+        return _render_wav(field, args, getattr(field, "sample_rate", None))
+    if args.rate is not None:
+        raise ValueError("--rate is for audio fields; an image takes --size H W")
     header = read_header(args.field)
     size = args.size or (header.get("metadata") or {}).get("shape") or field.provenance.grid_shape
     if not size:
@@ -321,16 +385,30 @@ def _cmd_info(args) -> int:
         return 0
     field = load(args.field)
     cfg = ", ".join(f"{k}={v}" for k, v in field.config().items())
-    affine = field.value_affine
     lines = [
         f"file          {args.field}",
         f"format        insp-field v{h['format_version']} (insp {h.get('insp_version')}, "
         f"torch {h.get('torch_version')}); checksum ok ({h['verified']})",
-        f"architecture  {field.architecture} ({h.get('init_variant')} init)",
-        f"config        {cfg}",
-        f"domain        {list(field.domain.bounds)}",
+    ]
+    if h["architecture"] == "windowed":  # an audio clip: windows of one small network each
+        member = h["member"]
+        lines += [
+            f"architecture  windowed: {len(field.members)} x {member['architecture']} "
+            f"({member.get('init_variant')} init)",
+            f"windows       {cfg}",
+            f"member        {', '.join(f'{k}={v}' for k, v in member['config'].items())}",
+            f"domain        {list(field.domain.bounds)} seconds",
+        ]
+    else:
+        affine = field.value_affine
+        lines += [
+            f"architecture  {field.architecture} ({h.get('init_variant')} init)",
+            f"config        {cfg}",
+            f"domain        {list(field.domain.bounds)}",
+            f"values        network * {affine.scale.tolist()} + {affine.shift.tolist()}",
+        ]
+    lines += [
         f"channels      {field.in_features}-D -> {field.out_features}",
-        f"values        network * {affine.scale.tolist()} + {affine.shift.tolist()}",
         f"parameters    {sum(p.numel() for p in field.parameters())} ({h.get('dtype')})",
     ]
     lines += (field.provenance if isinstance(field.provenance, Provenance) else Provenance()).describe()
@@ -423,6 +501,8 @@ def _cmd_apply(args) -> int:
 
     out = check_writable(args.output)
     field = load(args.field)
+    if field.in_features == 1:
+        return _apply_audio(field, args)
     header = read_header(args.field)
     build, scale = _op_table()[args.operator]
     t = time.perf_counter()
@@ -442,6 +522,24 @@ def _cmd_apply(args) -> int:
     print(f"{args.operator} of {args.field} rendered at {grid[0]}x{grid[1]} in {time.perf_counter() - t:.1f} s "
           f"(values {_fmt_range(lo, hi)} -> black..white) -> {out}")
     return 0
+
+
+#: ``insp apply`` operators that take a 1-D audio field (the others are image operators or pretrained on images)
+AUDIO_APPLY_OPERATORS = ("gaussian-blur",)
+
+
+def _apply_audio(field, args) -> int:
+    """An operator on an audio field, written as a WAV clip at the clip's rate (``--rate``: another)."""
+    from . import ops
+
+    if args.operator not in AUDIO_APPLY_OPERATORS:
+        raise ValueError(f"operator {args.operator!r} works on images; an audio field takes "
+                         f"{', '.join(AUDIO_APPLY_OPERATORS)}")
+    if args.sigma is None and args.sigma_px is None:
+        raise ValueError("gaussian-blur needs --sigma-px S (samples of the clip) or --sigma S (seconds)")
+    sigma = args.sigma if args.sigma is not None else args.sigma_px / field.sample_rate
+    return _render_wav(ops.gaussian_blur(field, sigma=sigma), args, field.sample_rate,
+                       what=f"gaussian-blur (sigma {sigma:.3g} s) of")
 
 
 def _fmt_range(lo, hi) -> str:

@@ -343,3 +343,104 @@ def test_time_limit_is_shared_out_and_reported():
     assert h.config["windows"] == 5 and len(h.member_psnr) == 5
     _, h = insp.fit_audio(wave, sample_rate=sr, steps=2, window=256, overlap=16, time_limit=60.0)
     assert h.stopped == "steps"
+
+
+# --------------------------------------------------------------------------- saving, and the command line
+
+
+@pytest.fixture(scope="module")
+def clip_field():
+    """A short stereo clip (3 windows at 8 kHz) fitted briefly: what `insp fit clip.wav` would save."""
+    sr = 8000
+    t = np.arange(2200) / sr
+    wave = np.stack([0.4 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 700 * t + 1)], axis=1)
+    with torch.random.fork_rng():
+        field, _ = insp.fit_audio(wave, sample_rate=sr, steps=10, window=1024, overlap=64)
+    return field, wave, sr
+
+
+def test_windowed_field_save_load_is_bit_exact(clip_field, tmp_path):
+    from insp.fields.io import read_header, verify
+
+    field, _, _ = clip_field
+    path = insp.save(field, tmp_path / "clip.inspf", metadata=dict(kind="audio"))
+    back = insp.load(path)
+    assert isinstance(back, WindowedField) and len(back.members) == len(field.members) == 3
+    assert (back.num_samples, back.window, back.hop, back.sample_rate) == (field.num_samples, field.window,
+                                                                            field.hop, field.sample_rate)
+    x = torch.linspace(0, field.domain.bounds[0][1], 777)[:, None]
+    with torch.no_grad():
+        assert torch.equal(back(x), field(x))
+    assert torch.equal(back.derivative_stack(x[:50], 2), field.derivative_stack(x[:50], 2))
+    assert back.provenance == field.provenance
+    header = read_header(path)
+    assert header["architecture"] == "windowed" and header["member"]["architecture"] == "siren"
+    assert header["metadata"] == dict(kind="audio") and verify(path)["verified"] == "header and payload"
+
+
+def test_windowed_field_files_refuse_edits_and_mixed_members(clip_field, tmp_path):
+    from insp.fields.io import FileFormatError
+
+    field, _, _ = clip_field
+    path = insp.save(field, tmp_path / "clip.inspf")
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b'"members": 3')
+    raw[at:at + 12] = b'"members": 2'  # a header that asks for another windowing: refused before any weight
+    (tmp_path / "edited.inspf").write_bytes(bytes(raw))
+    with pytest.raises(FileFormatError, match="need 3 members, got 2"):
+        insp.load(tmp_path / "edited.inspf")
+    other = insp.Siren(1, 2, hidden_features=8, hidden_layers=1)
+    mixed = WindowedField([other] + list(field.members)[1:], num_samples=field.num_samples, window=field.window,
+                          hop=field.hop, sample_rate=field.sample_rate)
+    with pytest.raises(TypeError, match="field.members must share one architecture"):
+        insp.save(mixed, tmp_path / "mixed.inspf")
+    with pytest.raises(TypeError, match="field.members must be registered"):
+        insp.save(sine_windowed(), tmp_path / "analytic.inspf")
+    assert not (tmp_path / "mixed.inspf").exists() and not (tmp_path / "analytic.inspf").exists()
+
+
+def test_cli_fits_renders_and_describes_a_wav_clip(tmp_path, capsys):
+    from insp.cli import main
+
+    sr = 8000
+    t = np.arange(1500) / sr
+    write_wav(tmp_path / "tone.wav", 0.5 * np.sin(2 * np.pi * 300 * t), sr)
+    out = tmp_path / "tone.inspf"
+    assert main(["fit", str(tmp_path / "tone.wav"), "-o", str(out), "--steps", "60", "--quiet"]) == 0
+    assert "SNR" in capsys.readouterr().out
+    field = insp.load(out)
+    assert isinstance(field, WindowedField) and field.sample_rate == sr
+    assert main(["info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "windowed: 2 x siren" in info and "sample_rate   8000" in info
+    # at the clip's own rate the WAV is the field on its samples (int16 rounding apart)
+    assert main(["render", str(out), "-o", str(tmp_path / "same.wav")]) == 0
+    same, rate = read_wav(tmp_path / "same.wav")
+    with torch.no_grad():
+        want = field(torch.arange(1500, dtype=torch.float64)[:, None].float() / sr)[:, 0].double().numpy()
+    assert rate == sr and same.shape == (1500,)
+    np.testing.assert_allclose(same, want, atol=1 / 32768 + 1e-7)
+    # another rate resamples: 2x the rate, 2x - 1 samples over the same span
+    assert main(["render", str(out), "-o", str(tmp_path / "up.wav"), "--rate", "16000"]) == 0
+    up, rate = read_wav(tmp_path / "up.wav")
+    assert rate == 16000 and up.shape == (2999,)
+    np.testing.assert_allclose(up[::2], same, atol=2 / 32768)
+    # a low-pass through the command line is the library's Gaussian blur of the field (sigma 2 samples),
+    # sampled at the clip's rate
+    assert main(["apply", "gaussian-blur", str(out), "-o", str(tmp_path / "blur.wav"), "--sigma-px", "2"]) == 0
+    blurred, rate = read_wav(tmp_path / "blur.wav")
+    with torch.no_grad():
+        t_s = torch.arange(1500, dtype=torch.float64)[:, None].float() / sr
+        lib = insp.ops.gaussian_blur(field, sigma=2.0 / sr)(t_s)[:, 0].double().numpy()
+    assert rate == sr and blurred.shape == (1500,)
+    np.testing.assert_allclose(blurred, lib, atol=1 / 32768 + 1e-6)
+    assert np.abs(np.diff(blurred, 2)).mean() < 0.9 * np.abs(np.diff(same, 2)).mean()  # it is smoother
+    capsys.readouterr()
+    for argv, message in ((["render", str(out), "-o", str(tmp_path / "x.png")], "renders to a .wav"),
+                          (["render", str(out), "-o", str(tmp_path / "x.wav"), "--size", "4", "4"],
+                           "--size is for images"),
+                          (["apply", "laplacian", str(out), "-o", str(tmp_path / "x.wav")], "works on images"),
+                          (["apply", "gaussian-blur", str(out), "-o", str(tmp_path / "x.wav")], "--sigma-px")):
+        assert main(argv) == 1
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()

@@ -62,6 +62,7 @@ from .base import Field
 from .domain import Domain
 from .inr import ARCHITECTURES, NeuralField, build_field
 from .provenance import Provenance
+from .windowed import WindowedField
 
 __all__ = ["save", "load", "read_header", "verify", "FileFormatError", "MAGIC", "FORMAT_VERSION", "SUFFIX",
            "write_container", "read_container"]
@@ -75,6 +76,9 @@ _DIGEST = 32  # bytes of the SHA-256 trailer (format 2)
 _MAX_HEADER = 64 * 1024 * 1024
 #: versions above this are not a newer insp's files but corrupt bytes
 _MAX_PLAUSIBLE_VERSION = 100
+#: the ``architecture`` of a file holding a :class:`~insp.fields.windowed.WindowedField` (an audio clip): its
+#: ``config`` is the windowing, ``member`` the one architecture of every window's network
+WINDOWED = "windowed"
 
 _DTYPES = {str(dt).removeprefix("torch."): dt for dt in (
     torch.float16, torch.bfloat16, torch.float32, torch.float64,
@@ -150,13 +154,16 @@ def _provenance_json(field) -> dict:
     return field.provenance.to_json()
 
 
-def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
+def save(field: NeuralField | WindowedField, path, *, metadata: dict | None = None) -> Path:
     """Write ``field`` (a :class:`~insp.fields.inr.NeuralField`) to ``path``, atomically.
 
     Parameters
     ----------
-    field : NeuralField
-        A Siren, FourierFeatureMLP, ReluMLP or other registered architecture.
+    field : NeuralField or WindowedField
+        A Siren, FourierFeatureMLP, ReluMLP or other registered architecture,
+        or a :class:`~insp.fields.windowed.WindowedField` (what
+        :func:`insp.fit_audio` returns) whose windows all hold networks of one
+        registered architecture and config.
     path : str or PathLike
         Target file (``.inspf`` by convention); its directory must exist.  A
         symbolic link is followed; a read-only file is refused.
@@ -168,13 +175,15 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
     -------
     Path of the written file.
     """
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+    if isinstance(field, WindowedField):
+        return write_container(path, _windowed_header(field, metadata), field.state_dict())
     if not isinstance(field, NeuralField) or ARCHITECTURES.get(field.architecture) is not type(field):
         hint = ("; an operator result or other composite field is kept by distilling it into a SIREN first: "
                 "copy, report = insp.distill(field); insp.save(copy, path)") if isinstance(field, Field) else ""
         raise TypeError(f"field must be a registered NeuralField ({', '.join(sorted(ARCHITECTURES))}), "
                         f"got {type(field).__name__}{hint}")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     affine = field.value_affine
     params = [p for p in field.parameters()]
     header = dict(
@@ -195,6 +204,29 @@ def save(field: NeuralField, path, *, metadata: dict | None = None) -> Path:
         metadata=metadata if metadata is not None else {},
     )
     return write_container(path, header, field.state_dict())
+
+
+def _member_header(member) -> dict:
+    if not isinstance(member, NeuralField) or ARCHITECTURES.get(member.architecture) is not type(member):
+        raise TypeError(f"field.members must be registered NeuralFields ({', '.join(sorted(ARCHITECTURES))}) to be "
+                        f"saved, got {type(member).__name__}")
+    params = list(member.parameters())
+    return dict(architecture=member.architecture, config=member.config(), domain=member.domain.to_json(),
+                init_variant=getattr(member, "init_variant", "torch_default"),
+                dtype=_dtype_name(params[0].dtype if params else torch.get_default_dtype()))
+
+
+def _windowed_header(field: WindowedField, metadata) -> dict:
+    members = [_member_header(m) for m in field.members]
+    if any(m != members[0] for m in members[1:]):
+        k = next(i for i, m in enumerate(members) if m != members[0])
+        raise TypeError(f"field.members must share one architecture, config and dtype to be saved; member {k} "
+                        f"differs from member 0 ({members[k]} vs {members[0]})")
+    return dict(format="insp-field", insp_version=_version(), torch_version=torch.__version__, architecture=WINDOWED,
+                config=field.config(), member=members[0], domain=field.domain.to_json(),
+                in_features=field.in_features, out_features=field.out_features, dtype=members[0]["dtype"],
+                parameters=int(sum(p.numel() for p in field.parameters())), provenance=_provenance_json(field),
+                metadata=metadata if metadata is not None else {})
 
 
 # --------------------------------------------------------------------------- reading
@@ -324,8 +356,38 @@ def read_container(path, *, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     return header, state
 
 
+def _build_windowed(header: dict, name: str, *, meta: bool) -> WindowedField:
+    """The :class:`WindowedField` a header describes (on the ``meta`` device with ``meta``: no memory)."""
+    config, member = header.get("config"), header.get("member")
+    if not isinstance(config, dict) or not isinstance(member, dict):
+        raise FileFormatError(f"{name} has an incomplete windowed header (config {config!r}, member {member!r})")
+    K = config.get("members")
+    if not isinstance(K, int) or isinstance(K, bool) or not 1 <= K <= max(len(header.get("tensors") or ()), 1):
+        raise FileFormatError(f"{name} has an implausible windowed config: members={K!r}")
+    sub = dict(member, tensors=header.get("tensors"))
+    members = []
+    for _ in range(K):
+        if meta:
+            members.append(_meta_field(sub, name)[0])
+        else:
+            with torch.random.fork_rng(devices=[]):  # the throw-away init must not consume the global RNG
+                members.append(build_field(member["architecture"], member["config"],
+                                           domain=Domain.from_json(member["domain"]), dtype=_DTYPES[member["dtype"]]))
+    try:
+        field = WindowedField(members, **{k: config[k] for k in ("num_samples", "window", "hop", "sample_rate")})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FileFormatError(f"{name} does not describe a valid windowed field: {exc}") from None
+    if field.domain != Domain.from_json(header["domain"]):
+        raise FileFormatError(f"{name} is inconsistent: its domain differs from the windowing it records")
+    return field
+
+
 def _meta_field(header: dict, name: str) -> tuple[NeuralField, Domain]:
     """The field the header describes, built on the ``meta`` device (no memory), and its domain."""
+    if header.get("architecture") == WINDOWED:
+        _check_config_sizes(header.get("member", {}).get("config"), header.get("tensors") or [], name)
+        field = _build_windowed(header, name, meta=True)
+        return field, field.domain
     try:
         arch = header["architecture"]
         config = header["config"]
@@ -379,7 +441,7 @@ def _check_field_header(header: dict, table, name: str) -> None:
                               f"{header.get('out_features')!r} differ from its config")
 
 
-def load(path, *, device=None) -> NeuralField:
+def load(path, *, device=None) -> NeuralField | WindowedField:
     """Read a field written by :func:`save`; bit-exact weights, in eval mode.
 
     Raises
@@ -392,6 +454,8 @@ def load(path, *, device=None) -> NeuralField:
     """
     name = repr(str(Path(os.fspath(path))))
     header, state, _ = _read_checked(path, "insp-field", _check_field_header)
+    if header["architecture"] == WINDOWED:
+        return _load_windowed(header, state, name, device)
     arch, config = header["architecture"], header["config"]
     domain = Domain.from_json(header["domain"])
     try:
@@ -405,6 +469,18 @@ def load(path, *, device=None) -> NeuralField:
     if not isinstance(vn, dict) or {k: vn.get(k) for k in stored} != stored:
         raise FileFormatError(f"{name} is inconsistent: its header's value_normalisation {vn!r} differs from the "
                               f"stored ValueAffine {stored}")
+    _attach_provenance(field, header)
+    if device is not None:
+        field = field.to(device)
+    return field.eval()
+
+
+def _load_windowed(header: dict, state: dict, name: str, device) -> WindowedField:
+    field = _build_windowed(header, name, meta=False)
+    try:
+        field.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise FileFormatError(f"{name} does not match its windowed architecture: {exc}") from None
     _attach_provenance(field, header)
     if device is not None:
         field = field.to(device)
