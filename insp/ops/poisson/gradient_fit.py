@@ -486,11 +486,14 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     The loss at a batch of points ``x`` is::
 
         mean_x sum_{i,k} (d_k f_i(x) - g_ik(x))^2 / G  +  anchor_weight * A / V
+            +  value_weight * mean_y |f(y) - u(y)|^2 / V
 
     with ``G`` the mean squared norm of the target gradient and ``V`` the
     squared half value range (both fixed before training).  ``A`` is the
     anchor's squared error: ``sum_i (mean_x f_i - a_i)^2`` for a mean anchor,
-    the mean squared error at the anchor points otherwise.  The gradient is
+    the mean squared error at the anchor points otherwise.  The last term
+    (``init="integrate"`` only) compares the field with the integrated
+    potential ``u`` (anchored) at a batch ``y`` of the grid's own points.  The gradient is
     the exact Taylor-mode gradient of the network, differentiated with respect
     to its parameters (``create_graph=True``).
 
