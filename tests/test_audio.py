@@ -396,6 +396,17 @@ def test_windowed_field_files_refuse_edits_and_mixed_members(clip_field, tmp_pat
         insp.save(mixed, tmp_path / "mixed.inspf")
     with pytest.raises(TypeError, match="field.members must be registered"):
         insp.save(sine_windowed(), tmp_path / "analytic.inspf")
+    # crafted headers with a valid digest: each refused as a file-format error, nothing built
+    from insp.fields.io import read_container, write_container
+
+    header, state = read_container(path, kind="insp-field")
+    header = {k: v for k, v in header.items() if k not in ("tensors", "payload_bytes", "format_version")}
+    for key, bad in (("member", []), ("member", dict(header["member"], architecture="windowed")),
+                     ("config", dict(header["config"], members=10**9)), ("domain", "nowhere"),
+                     ("config", dict(header["config"], sample_rate=-1.0))):
+        write_container(tmp_path / "crafted.inspf", dict(header, **{key: bad}), state)
+        with pytest.raises(FileFormatError):
+            insp.load(tmp_path / "crafted.inspf")
     assert not (tmp_path / "mixed.inspf").exists() and not (tmp_path / "analytic.inspf").exists()
 
 

@@ -375,9 +375,10 @@ def _build_windowed(header: dict, name: str, *, meta: bool) -> WindowedField:
                                            domain=Domain.from_json(member["domain"]), dtype=_DTYPES[member["dtype"]]))
     try:
         field = WindowedField(members, **{k: config[k] for k in ("num_samples", "window", "hop", "sample_rate")})
+        domain = Domain.from_json(header["domain"])
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"{name} does not describe a valid windowed field: {exc}") from None
-    if field.domain != Domain.from_json(header["domain"]):
+    if field.domain != domain:
         raise FileFormatError(f"{name} is inconsistent: its domain differs from the windowing it records")
     return field
 
@@ -385,7 +386,9 @@ def _build_windowed(header: dict, name: str, *, meta: bool) -> WindowedField:
 def _meta_field(header: dict, name: str) -> tuple[NeuralField, Domain]:
     """The field the header describes, built on the ``meta`` device (no memory), and its domain."""
     if header.get("architecture") == WINDOWED:
-        _check_config_sizes(header.get("member", {}).get("config"), header.get("tensors") or [], name)
+        member = header.get("member")
+        _check_config_sizes(member.get("config") if isinstance(member, dict) else None, header.get("tensors") or [],
+                            name)
         field = _build_windowed(header, name, meta=True)
         return field, field.domain
     try:
