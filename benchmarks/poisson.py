@@ -124,11 +124,12 @@ def recon_all(size, log, names=None):
                    psnr_vs_source_inr=psnr(centred(o, s), s), psnr_vs_source_inr_between_pixels=psnr(centred(of, sf), sf),
                    psnr_vs_image=psnr(centred(o, img), img),
                    gradient_psnr=float(10 * np.log10(rng**2 / float(((gf - gt) ** 2).mean()))),
-                   init_psnr=hist.config.get("init_psnr"), steps=hist.steps, time_s=dt)
+                   init_psnr=hist.config.get("init_psnr"), integration_refine=hist.config.get("integration_refine"),
+                   steps=hist.steps, time_s=dt)
         rows.append(row)
         log(f"recon-all {name}: source {row['source_fit_psnr']:.1f} dB; rebuilt vs source {row['psnr_vs_source_inr']:.2f} "
             f"dB (between pixels {row['psnr_vs_source_inr_between_pixels']:.2f}), vs image {row['psnr_vs_image']:.2f}, "
-            f"gradient {row['gradient_psnr']:.2f} dB, {dt:.0f} s")
+            f"gradient {row['gradient_psnr']:.2f} dB, refine {row['integration_refine']}x, {dt:.0f} s")
     keys = ("psnr_vs_source_inr", "psnr_vs_source_inr_between_pixels", "psnr_vs_image", "gradient_psnr", "time_s")
     return dict(rows=rows, **{k: distribution(r[k] for r in rows) for k in keys},
                 worst=min(rows, key=lambda r: r["psnr_vs_source_inr"])["image"])

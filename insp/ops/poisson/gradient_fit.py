@@ -42,13 +42,15 @@ GRADIENT_FIT_DEFAULTS: dict[str, Any] = dict(steps=500, lr=1e-4, refine_lr=3e-5,
                                               init="integrate", value_weight=100.0)
 #: grid on which :func:`fit_gradients` integrates a target given as a Field without ``shape``, per dimension
 INTEGRATION_SHAPE: dict[int, tuple[int, ...]] = {1: (4096,), 2: (256, 256), 3: (64, 64, 64)}
-#: a Field target is integrated on a grid this many times finer (fewer where that would pass
-#: :data:`INTEGRATION_POINTS`) and the potential read back at the grid's own points.  A fitted INR varies
-#: between its pixels, and Simpson's rule over one pixel misses that: on 128x128 INRs of grass and camera the
-#: potential was 34.9 / 30.6 dB from the INR integrated on the pixel grid, 52.6 / 59.0 dB refined 2x and
-#: 81.9 / 92.2 dB refined 4x (docs/poisson.md, "Reconstruction from gradients").
-INTEGRATION_REFINE = 4
-INTEGRATION_POINTS = 2**21
+#: A Field target is integrated on grids 2, 4, 8, ... times finer than the grid asked for, read back at that
+#: grid's own points, until two successive refinements agree within ``INTEGRATION_TOL`` of the potential's
+#: range (or the next would pass :data:`INTEGRATION_POINTS` points, or the factor :data:`INTEGRATION_MAX_REFINE`).
+#: A fitted INR varies between its pixels and Simpson's rule over one pixel misses it: on 128x128 INRs the
+#: potential was 34.9 (grass) / 30.6 (camera) dB from the INR on the pixel grid, 52.6 / 59.0 dB refined 2x and
+#: 81.9 / 92.2 dB refined 4x; a checkerboard's sharp edges need 8x (33.8 dB at 4x, 76.4 dB at 8x).
+INTEGRATION_TOL = 1e-3
+INTEGRATION_MAX_REFINE = 16
+INTEGRATION_POINTS = 2**22
 
 
 # --------------------------------------------------------------------------- anchors
@@ -363,19 +365,33 @@ def integrate_gradient(target_grad: Field, shape: Sequence[int], *, dtype=None, 
 
 
 def _refined_potential(target_grad: Field, shape: tuple[int, ...], dtype, device):
-    """:func:`integrate_gradient` on a grid ``k`` times finer (:data:`INTEGRATION_REFINE`), read at ``shape``'s points.
+    """:func:`integrate_gradient` on ever finer grids read at ``shape``'s points: ``(potential, samples, factor)``.
 
-    The finer grid ``(n - 1) k + 1`` per axis holds every point of ``shape``'s grid, so reading every ``k``-th
-    value is exact; ``k`` shrinks until the fine grid has at most :data:`INTEGRATION_POINTS` points.
+    The grid ``k`` times finer has ``(n - 1) k + 1`` points per axis and holds every point of ``shape``'s grid,
+    so reading every ``k``-th value is exact.  ``k`` doubles from 2 until the potential at the grid points
+    changes by less than :data:`INTEGRATION_TOL` of its range (module constants above).
     """
-    k = INTEGRATION_REFINE
-    while k > 1 and math.prod((n - 1) * k + 1 for n in shape) > INTEGRATION_POINTS:
-        k //= 2
-    fine = tuple((n - 1) * k + 1 if n > 1 else 1 for n in shape)
-    u, g = integrate_gradient(target_grad, fine, dtype=dtype, device=device, _with_samples=True)
-    every = tuple(slice(None, None, k) for _ in shape)
-    u = u[every] - u[every].mean(axis=tuple(range(len(shape))))
-    return np.ascontiguousarray(u), g[every]
+
+    def at(k):
+        fine = tuple((n - 1) * k + 1 if n > 1 else 1 for n in shape)
+        u, g = integrate_gradient(target_grad, fine, dtype=dtype, device=device, _with_samples=True)
+        every = tuple(slice(None, None, k) for _ in shape)
+        u = u[every] - u[every].mean(axis=tuple(range(len(shape))))
+        return np.ascontiguousarray(u), g[every]
+
+    def points(k):
+        return math.prod((n - 1) * k + 1 for n in shape)
+
+    k = 2 if points(2) <= INTEGRATION_POINTS else 1
+    u, g = at(k)
+    while 2 * k <= INTEGRATION_MAX_REFINE and points(2 * k) <= INTEGRATION_POINTS:
+        u2, g = at(2 * k)
+        span = float(u2.max() - u2.min()) or 1.0
+        change = float(np.abs(u2 - u).max()) / span
+        u, k = u2, 2 * k
+        if change < INTEGRATION_TOL:
+            break
+    return u, g, k
 
 
 # --------------------------------------------------------------------------- fit_gradients / fit_laplacian
@@ -454,9 +470,11 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     init_steps : int, optional
         Updates of the value fit (default ``insp.fields.fitting.DEFAULTS["steps"]``).
         The integration grid is ``shape``, or ``INTEGRATION_SHAPE[d]``; a Field
-        target is integrated on a grid :data:`INTEGRATION_REFINE` times finer
-        and read back at that grid's points (Simpson's rule over one pixel
-        misses what a fitted INR does between its pixels).
+        target is integrated on finer grids and read back at that grid's
+        points (Simpson's rule over one pixel misses what a fitted INR does
+        between its pixels): 2, 4, 8, ... times finer until two refinements
+        agree (``INTEGRATION_TOL``), the factor recorded as
+        ``history.config["integration_refine"]``.
     value_weight : float, optional
         With ``init="integrate"``: weight of a term that keeps the gradient
         refinement on the integrated potential at the grid points (mean
@@ -557,9 +575,10 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
     else:  # only the scales are needed: a coarse grid
         ishape = shape or ((64,) * d if d <= 2 else (24,) * d)
     if arr is None and init == "integrate":
-        potential, probe = _refined_potential(field_t, ishape, pdtype, pdevice)
+        potential, probe, refine = _refined_potential(field_t, ishape, pdtype, pdevice)
     else:  # samples on a grid: their multilinear interpolant is integrated exactly on that grid
         potential, probe = integrate_gradient(field_t, ishape, dtype=pdtype, device=pdevice, _with_samples=True)
+        refine = 1
     G = float((probe ** 2).sum((-2, -1)).mean())
     G = G if G > 0 else 1.0
     if value_range is None:
@@ -577,7 +596,7 @@ def fit_gradients(target_grad, *, domain: Domain | None = None, anchor=0.0, mode
         _, h0 = fit(start, model=model, steps=init_steps, seed=seed, progress=progress, domain=domain,
                     channel_axis=-1)
         init_info = dict(init_steps=h0.steps, init_psnr=float(h0.final_psnr), init_s=float(h0.wall_time),
-                         integration_shape=list(ishape))
+                         integration_shape=list(ishape), integration_refine=refine)
         lr = check_number(D["refine_lr"] if lr_given is None else lr_given, "lr")
     else:
         centre = term.centre()
