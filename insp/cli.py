@@ -332,7 +332,7 @@ def _render_wav(field, args, clip_rate: float | None, what: str | None = None) -
 
     from ._files import check_writable
     from .audioio import write_wav
-    from .fields.base import field_dtype_device
+    from .fields.base import DEFAULT_CHUNK_SIZE, field_dtype_device
 
     if Path(args.output).suffix.lower() != ".wav":
         raise ValueError(f"output: an audio field renders to a .wav file, got {args.output!r}")
@@ -347,7 +347,7 @@ def _render_wav(field, args, clip_rate: float | None, what: str | None = None) -
     t = lo + torch.arange(m, dtype=torch.float64) / rate
     dtype = field_dtype_device(field)[0]
     with torch.no_grad():
-        wave = torch.cat([field(c.to(dtype)[:, None]) for c in t.split(65536)]).double().numpy()
+        wave = torch.cat([field(c.to(dtype)[:, None]) for c in t.split(DEFAULT_CHUNK_SIZE)]).double().numpy()
     write_wav(args.output, wave[:, 0] if wave.shape[1] == 1 else wave, rate)
     print(f"{what or 'rendered'} {args.field} at {rate:g} Hz ({m} samples, {m / rate:.2f} s) -> {args.output}")
     return 0

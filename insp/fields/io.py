@@ -370,9 +370,8 @@ def _build_windowed(header: dict, name: str, *, meta: bool) -> WindowedField:
         if meta:
             members.append(_meta_field(sub, name)[0])
         else:
-            with torch.random.fork_rng(devices=[]):  # the throw-away init must not consume the global RNG
-                members.append(build_field(member["architecture"], member["config"],
-                                           domain=Domain.from_json(member["domain"]), dtype=_DTYPES[member["dtype"]]))
+            members.append(_fresh(member["architecture"], member["config"], Domain.from_json(member["domain"]),
+                                  member["dtype"]))
     try:
         field = WindowedField(members, **{k: config[k] for k in ("num_samples", "window", "hop", "sample_rate")})
         domain = Domain.from_json(header["domain"])
@@ -462,8 +461,7 @@ def load(path, *, device=None) -> NeuralField | WindowedField:
     arch, config = header["architecture"], header["config"]
     domain = Domain.from_json(header["domain"])
     try:
-        with torch.random.fork_rng(devices=[]):  # the throw-away init must not consume the global RNG
-            field = build_field(arch, config, domain=domain, dtype=_DTYPES[header["dtype"]])
+        field = _fresh(arch, config, domain, header["dtype"])
         field.load_state_dict(state, strict=True)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise FileFormatError(f"{name} does not match its architecture {arch!r}: {exc}") from None
@@ -472,10 +470,7 @@ def load(path, *, device=None) -> NeuralField | WindowedField:
     if not isinstance(vn, dict) or {k: vn.get(k) for k in stored} != stored:
         raise FileFormatError(f"{name} is inconsistent: its header's value_normalisation {vn!r} differs from the "
                               f"stored ValueAffine {stored}")
-    _attach_provenance(field, header)
-    if device is not None:
-        field = field.to(device)
-    return field.eval()
+    return _finish(field, header, device)
 
 
 def _load_windowed(header: dict, state: dict, name: str, device) -> WindowedField:
@@ -484,6 +479,17 @@ def _load_windowed(header: dict, state: dict, name: str, device) -> WindowedFiel
         field.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise FileFormatError(f"{name} does not match its windowed architecture: {exc}") from None
+    return _finish(field, header, device)
+
+
+def _fresh(arch: str, config: dict, domain: Domain, dtype: str) -> NeuralField:
+    """A network of the header's architecture whose weights are about to be replaced by the file's."""
+    with torch.random.fork_rng(devices=[]):  # the throw-away init must not consume the global RNG
+        return build_field(arch, config, domain=domain, dtype=_DTYPES[dtype])
+
+
+def _finish(field, header: dict, device):
+    """A loaded field with its provenance, on ``device``, in eval mode."""
     _attach_provenance(field, header)
     if device is not None:
         field = field.to(device)
