@@ -8,10 +8,13 @@ reader knows from the import whether weights are involved:
 * :mod:`~insp.learned.train` -- :func:`train_operator`;
 * :mod:`~insp.learned.pretrained` -- the shipped operators ``denoise``, ``deblur``, ``blur``,
   ``inpaint``, ``remove_text`` and :func:`fit_for_operator`;
-* :mod:`~insp.learned.registry` -- the table of shipped operators;
+* :mod:`~insp.learned.audio` -- :func:`denoise_audio`, the shipped denoiser of audio fields (a
+  network on the field's values over a stencil of time offsets);
+* :mod:`~insp.learned.registry` -- the table of shipped image operators;
 * :mod:`~insp.learned.recipe` -- how the shipped operators were trained (read by the training script).
 """
 
+from .audio import denoise_audio, estimate_noise_sigma
 from .inspnet import INSPNet, INSPNetField, invariant_feature_names, invariant_features, load_operator, save_operator
 from .pretrained import (
                          available_operators,
@@ -27,7 +30,7 @@ from .pretrained import (
 from .registry import PRETRAINED, PretrainedOperator
 from .train import TrainHistory, train_operator
 
-__all__ = ["INSPNet", "INSPNetField", "invariant_feature_names", "invariant_features", "load_operator",
+__all__ = ["denoise_audio", "estimate_noise_sigma", "INSPNet", "INSPNetField", "invariant_feature_names", "invariant_features", "load_operator",
            "save_operator", "available_operators", "blur", "deblur", "denoise", "fit_for_operator", "inpaint",
            "load_pretrained", "pretrained_domain", "remove_text", "PRETRAINED", "PretrainedOperator",
            "TrainHistory", "train_operator"]
