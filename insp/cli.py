@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=None,
                    help="output grid (default: the grid the field was fitted on)")
     a.add_argument("--rate", type=_positive_int, default=None, metavar="HZ",
-                   help="audio fields (gaussian-blur only, written to .wav): samples per second (default: the "
+                   help="audio fields (gaussian-blur and denoise, written to .wav): samples per second (default: the "
                         "clip's)")
     sig = a.add_mutually_exclusive_group()
     sig.add_argument("--sigma-px", type=_positive_float, default=None, metavar="S",
@@ -525,7 +525,7 @@ def _cmd_apply(args) -> int:
 
 
 #: ``insp apply`` operators that take a 1-D audio field (the others are image operators or pretrained on images)
-AUDIO_APPLY_OPERATORS = ("gaussian-blur",)
+AUDIO_APPLY_OPERATORS = ("gaussian-blur", "denoise")
 
 
 def _apply_audio(field, args) -> int:
@@ -535,6 +535,12 @@ def _apply_audio(field, args) -> int:
     if args.operator not in AUDIO_APPLY_OPERATORS:
         raise ValueError(f"operator {args.operator!r} works on images; an audio field takes "
                          f"{', '.join(AUDIO_APPLY_OPERATORS)}")
+    if args.operator == "denoise":  # the shipped audio denoiser (insp.learned.audio), noise level measured
+        from .learned.audio import denoise_audio
+
+        result = denoise_audio(field)
+        levels = ", ".join(f"{v:.3g}" for v in result.noise_sigma.tolist())
+        return _render_wav(result, args, field.sample_rate, what=f"denoise (noise sigma {levels}) of")
     if args.sigma is None and args.sigma_px is None:
         raise ValueError("gaussian-blur needs --sigma-px S (samples of the clip) or --sigma S (seconds)")
     sigma = args.sigma if args.sigma is not None else args.sigma_px / field.sample_rate

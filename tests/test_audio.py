@@ -446,6 +446,15 @@ def test_cli_fits_renders_and_describes_a_wav_clip(tmp_path, capsys):
     assert rate == sr and blurred.shape == (1500,)
     np.testing.assert_allclose(blurred, lib, atol=1 / 32768 + 1e-6)
     assert np.abs(np.diff(blurred, 2)).mean() < 0.9 * np.abs(np.diff(same, 2)).mean()  # it is smoother
+    # the shipped audio denoiser through the command line is insp.learned.denoise_audio of the field
+    capsys.readouterr()
+    assert main(["apply", "denoise", str(out), "-o", str(tmp_path / "clean.wav")]) == 0
+    assert "noise sigma" in capsys.readouterr().out
+    cleaned, rate = read_wav(tmp_path / "clean.wav")
+    with torch.no_grad():
+        lib = insp.learned.denoise_audio(field)(t_s)[:, 0].double().numpy()
+    assert rate == sr and cleaned.shape == (1500,)
+    np.testing.assert_allclose(cleaned, lib, atol=1 / 32768 + 1e-6)
     capsys.readouterr()
     for argv, message in ((["render", str(out), "-o", str(tmp_path / "x.png")], "renders to a .wav"),
                           (["render", str(out), "-o", str(tmp_path / "x.wav"), "--size", "4", "4"],
