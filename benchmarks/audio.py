@@ -78,7 +78,7 @@ from insp.metrics import snr
 from insp.runinfo import load_average, run_metadata
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("sweep", "fit", "resample", "operators", "jet", "denoise")
+PARTS = ("sweep", "fit", "resample", "operators", "jet", "denoise", "denoise-drawn")
 #: parts run only when named (they write files beside the numbers)
 EXTRA_PARTS = ("figure",)
 
@@ -287,6 +287,47 @@ def test_clips(sample_rate: int = 16000) -> dict[str, np.ndarray]:
     return {"speech@2s": speech[2 * sample_rate:3 * sample_rate], "chirp@0s": chirp, "am": am}
 
 
+def synthetic_clip(rng: np.random.Generator, n: int, sample_rate: int = 16000) -> tuple[str, np.ndarray]:
+    """One drawn clip of ``n`` samples: a tone sum, an AM tone or a chirp with random parameters."""
+    from scipy.signal import chirp
+
+    t = np.arange(n) / sample_rate
+    kind = ("tones", "am", "chirp")[int(rng.integers(3))]
+    if kind == "tones":
+        k = int(rng.integers(1, 6))
+        f, a, p = rng.uniform(80, 3000, k), rng.uniform(0.05, 0.4, k), rng.uniform(0, 2 * np.pi, k)
+        return kind, np.sum(a[:, None] * np.sin(2 * np.pi * f[:, None] * t + p[:, None]), axis=0)
+    if kind == "am":
+        fc, fm, depth = rng.uniform(150, 2500), rng.uniform(1, 20), rng.uniform(0.3, 0.9)
+        return kind, 0.4 * (1 + depth * np.sin(2 * np.pi * fm * t)) / (1 + depth) * np.sin(2 * np.pi * fc * t)
+    f0, f1 = rng.uniform(50, 1000), rng.uniform(500, 6000)
+    return kind, 0.4 * chirp(t, f0=f0, t1=t[-1], f1=f1, method="linear")
+
+
+#: seeds of the drawn clips: training (benchmarks/train_audio_denoiser.py) and the drawn test set apart
+TRAIN_SEED, DRAWN_TEST_SEED = 1000, 2000
+
+
+def training_clips(sample_rate: int = 16000, *, synthetic: int = 8) -> dict[str, np.ndarray]:
+    """The learned denoiser's training clips: disjoint from :func:`test_clips` and the drawn test set.
+
+    Speech 0-2 s and 3-4 s (the test segment is 2-3 s), the chirp from 1 s
+    to 4 s (the test clip is its first 0.5 s), the tone chord, and
+    ``synthetic`` drawn clips of 0.5 s (seed :data:`TRAIN_SEED`).
+    """
+    sr = sample_rate
+    speech, _ = insp.data.audio("speech", sample_rate=sr)
+    chirp, _ = insp.data.audio("chirp", sample_rate=sr, duration=4.0)
+    tones, _ = insp.data.audio("tones", sample_rate=sr, duration=0.5)
+    out = {"speech 0-2 s": speech[:2 * sr], "speech 3-4 s": speech[3 * sr:], "chirp 1-4 s": chirp[sr:],
+           "tones": tones}
+    rng = np.random.default_rng(TRAIN_SEED)
+    for i in range(synthetic):
+        kind, wave = synthetic_clip(rng, sr // 2, sr)
+        out[f"drawn {kind} #{i}"] = wave
+    return out
+
+
 def add_noise(wave: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     """``wave`` plus white Gaussian noise of power ``mean(wave^2) / 10^(snr_db / 10)``."""
     rng = np.random.default_rng(seed)
@@ -329,6 +370,9 @@ def _inr_outputs(noisy: np.ndarray, sigmas_s, net=None) -> tuple[dict[str, np.nd
             out[f"inr+blur({s * 16000:g} samples)"] = g.sample((n,))[:, 0].double().numpy()
         if net is not None:
             out["inspnet"] = net(_grid_jet(f, n, net.order).to(torch.float32))[:, 0].double().numpy()
+        t0 = time.perf_counter()
+        out["insp denoiser"] = insp.learned.denoise_audio(f).sample((n,))[:, 0].double().numpy()
+        out["insp denoiser seconds"] = time.perf_counter() - t0
     return out, f
 
 
@@ -381,7 +425,8 @@ def part_denoise(*, quick: bool) -> dict:
             noisy = add_noise(clean, level, seed=i)
             outs = {"input": noisy}
             inr_outs, _ = _inr_outputs(noisy, sigmas, net)
-            outs.update({n: v for n, v in inr_outs.items() if n in ("inr", blur_best[level], "inspnet")})
+            outs.update({n: v for n, v in inr_outs.items() if n in ("inr", blur_best[level], "inspnet",
+                                                                    "insp denoiser")})
             for name, kw in chosen[level].items():
                 outs[name] = AUDIO_DENOISERS[name](noisy, **kw)
             rows[k] = {n: dict(snr=snr(clean, y), si_sdr=si_sdr(clean, y)) for n, y in outs.items()}
@@ -402,16 +447,80 @@ def part_denoise(*, quick: bool) -> dict:
     return res
 
 
+def drawn_test_clips(count: int, sample_rate: int = 16000) -> list[dict]:
+    """Clips nobody chose: drawn kinds, lengths and input SNRs (seed :data:`DRAWN_TEST_SEED`).
+
+    Each is a synthetic clip (:func:`synthetic_clip`) or a stretch of the
+    speech test segment (2-3 s, a random start and length), 0.25-1 s long,
+    with white noise at an input SNR drawn from 5 to 25 dB.
+    """
+    rng = np.random.default_rng(DRAWN_TEST_SEED)
+    speech, _ = insp.data.audio("speech", sample_rate=sample_rate)
+    test_speech = speech[2 * sample_rate:3 * sample_rate]
+    out = []
+    for i in range(count):
+        n = int(rng.integers(sample_rate // 4, sample_rate + 1))
+        if rng.random() < 0.35:
+            start = int(rng.integers(0, test_speech.size - n + 1))
+            kind, wave = "speech", test_speech[start:start + n]
+        else:
+            kind, wave = synthetic_clip(rng, n, sample_rate)
+        level = float(rng.uniform(5.0, 25.0))
+        out.append(dict(kind=kind, seconds=n / sample_rate, input_snr_db=level, clean=wave,
+                        noisy=add_noise(wave, level, seed=int(rng.integers(2**31)))))
+    return out
+
+
+def part_denoise_drawn(*, quick: bool, count: int = 16) -> dict:
+    """The shipped denoiser on :func:`drawn_test_clips`, against each classical filter *tuned on the clip itself*.
+
+    Each baseline gets the best of its whole parameter grid per clip (an
+    oracle, measured against the clean clip), so the comparison favours the
+    classical side; the insp denoiser has no parameter.
+    """
+    from insp.baselines.audio import AUDIO_DENOISERS
+    from insp.metrics import si_sdr
+
+    clips = drawn_test_clips(3 if quick else count)
+    rows = []
+    for i, c in enumerate(clips):
+        clean, noisy = c["clean"], c["noisy"]
+        f, _ = insp.fit_audio(noisy, sample_rate=16000)
+        with torch.no_grad():
+            inr = f.sample((clean.shape[0],))[:, 0].double().numpy()
+            ours = insp.learned.denoise_audio(f).sample((clean.shape[0],))[:, 0].double().numpy()
+        row = dict(kind=c["kind"], seconds=c["seconds"], input_snr_db=c["input_snr_db"],
+                   si_sdr={"input": si_sdr(clean, noisy), "inr": si_sdr(clean, inr), "insp denoiser": si_sdr(clean, ours)})
+        for name, grid in BASELINE_GRID.items():
+            row["si_sdr"][name + " (oracle)"] = max(si_sdr(clean, AUDIO_DENOISERS[name](noisy, **kw)) for kw in grid)
+        rows.append(row)
+        print(f"  #{i:2d} {c['kind']:6s} {c['seconds']:.2f} s input {c['input_snr_db']:5.1f} dB: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in row["si_sdr"].items()), flush=True)
+    methods = list(rows[0]["si_sdr"])
+    gains = {m: np.array([r["si_sdr"][m] - r["si_sdr"]["input"] for r in rows]) for m in methods}
+    best_classical = np.array([max(r["si_sdr"][m] for m in methods if m.endswith("(oracle)")) for r in rows])
+    margin = np.array([r["si_sdr"]["insp denoiser"] for r in rows]) - best_classical
+    summary = {m: dict(mean_gain=float(g.mean()), worst_gain=float(g.min()), median_gain=float(np.median(g)),
+                       p10_gain=float(np.percentile(g, 10))) for m, g in gains.items()}
+    summary["insp denoiser - best oracle classical"] = dict(
+        mean=float(margin.mean()), worst=float(margin.min()), median=float(np.median(margin)),
+        clips_ahead=int((margin > 0).sum()), clips=len(rows))
+    print("  SI-SDR gain over the input (dB): mean / median / 10th percentile / worst")
+    for m in methods[1:]:
+        r = summary[m]
+        print(f"    {m:36s} {r['mean_gain']:6.2f} / {r['median_gain']:6.2f} / {r['p10_gain']:6.2f} / "
+              f"{r['worst_gain']:6.2f}")
+    r = summary["insp denoiser - best oracle classical"]
+    print(f"  insp denoiser minus the best oracle-tuned classical filter per clip: mean {r['mean']:+.2f}, median "
+          f"{r['median']:+.2f}, worst {r['worst']:+.2f} dB; ahead on {r['clips_ahead']} of {r['clips']} clips",
+          flush=True)
+    return dict(rows=rows, summary=summary, seed=DRAWN_TEST_SEED)
+
+
 def part_figure(*, wav_dir: Path, png: Path) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.signal import spectrogram
-
     from insp.audioio import write_wav
     from insp.baselines.audio import wiener
-    from insp.metrics import si_sdr
+    from insp.demo.audio import audio_panels
 
     sr = 16000
     clean = test_clips()["speech@2s"]
@@ -419,26 +528,13 @@ def part_figure(*, wav_dir: Path, png: Path) -> dict:
     f, h = insp.fit_audio(noisy, sample_rate=sr)
     with torch.no_grad():
         inr = f.sample((clean.shape[0],))[:, 0].double().numpy()
-    panels = {"clean": clean, "noisy (10 dB)": noisy, "INR of the noisy clip": inr, "Wiener (size 5)": wiener(noisy)}
-    scores = {k: si_sdr(clean, v) for k, v in panels.items()}
-    fig, axes = plt.subplots(2, 4, figsize=(16, 6), constrained_layout=True)
-    t = np.arange(clean.shape[0]) / sr
-    zoom = slice(int(0.40 * sr), int(0.43 * sr))
-    for col, (name, y) in enumerate(panels.items()):
-        axes[0, col].plot(t[zoom] * 1e3, clean[zoom], color="0.7", lw=2, label="clean")
-        axes[0, col].plot(t[zoom] * 1e3, y[zoom], lw=1, label=name)
-        axes[0, col].set_title(f"{name}\nSI-SDR {scores[name]:.1f} dB" if name != "clean" else name)
-        axes[0, col].set_xlabel("ms")
-        fr, tt, S = spectrogram(y, fs=sr, nperseg=512, noverlap=384)
-        axes[1, col].pcolormesh(tt, fr / 1e3, 10 * np.log10(S + 1e-12), shading="auto", vmin=-110, vmax=-30)
-        axes[1, col].set_xlabel("s")
-        axes[1, col].set_ylabel("kHz")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=80)
-    plt.close(fig)
+        ours = insp.learned.denoise_audio(f).sample((clean.shape[0],))[:, 0].double().numpy()
+    panels = {"clean": clean, "noisy (10 dB)": noisy, "INR of the noisy clip": inr, "insp denoiser": ours,
+              "Wiener (size 5)": wiener(noisy)}
+    scores = audio_panels(panels, clean, sr, png)
     wavs = {}
     for name, y in panels.items():
-        key = name.split(" ")[0].lower()
+        key = name.split(" (")[0].split(" of ")[0].replace(" ", "_").lower()
         wavs[key] = str(write_wav(wav_dir / f"{key}.wav", np.clip(y, -1, 1), sr))
     print(f"  wrote {png} and {len(wavs)} WAV files under {wav_dir}; SI-SDR "
           + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()), flush=True)
@@ -474,6 +570,8 @@ def main(argv=None) -> int:
             r = part_operators()
         elif part == "denoise":
             r = part_denoise(quick=args.quick)
+        elif part == "denoise-drawn":
+            r = part_denoise_drawn(quick=args.quick)
         elif part == "figure":
             r = part_figure(wav_dir=args.wav_dir, png=args.png)
         else:

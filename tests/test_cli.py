@@ -119,6 +119,14 @@ def test_demo_quick(tmp_path, capsys):
     assert (out / "poisson_inr.png").is_file() and (out / "poisson_seamlessclone.png").is_file()
     assert blend["INR"]["psnr_db"] > 25  # vs the sparse Poisson solution of the same fields; 32.6 dB measured
     assert blend["INR"]["seam"] < 0.5 * blend["cut"]["seam"]
+    # the audio section: a picture, clips to listen to, and SI-SDR rows for the noisy input and each method
+    audio = {r["item"]: r for r in metrics["rows"] if r["section"] == "audio"}
+    assert {"noisy (10 dB)", "INR of the noisy clip", "insp denoiser", "Wiener (size 5)"} == set(audio)
+    assert abs(audio["noisy (10 dB)"]["si_sdr_db"] - 10.0) < 0.5
+    assert audio["insp denoiser"]["si_sdr_db"] > audio["noisy (10 dB)"]["si_sdr_db"] + 1.0
+    for name in ("audio_denoise.png", "audio_clean.wav", "audio_noisy.wav", "audio_inr.wav",
+                 "audio_insp_denoiser.wav", "audio_wiener.wav"):
+        assert (out / name).is_file(), name
 
 
 def test_demo_sections_are_independent(tmp_path, capsys):

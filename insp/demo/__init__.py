@@ -1,4 +1,4 @@
-"""The demo: fit a shipped image, render it at 1x and 4x, and tabulate the metrics.
+"""The demo: fit a shipped image, render it at 1x and 4x, process it and a sound clip, tabulate the metrics.
 
 ``insp demo --out out/demo`` (or ``make demo``) runs every entry of
 :data:`SECTIONS` in order.  A section is a function ``section(ctx)`` that
@@ -25,7 +25,8 @@ Results land in the output directory: images, ``camera.inspf``,
 
 The sections live in :mod:`insp.demo.basics` (fit, reconstruction, file),
 :mod:`insp.demo.operators` (edges and blur), :mod:`insp.demo.poisson`
-(blending) and :mod:`insp.demo.restoration` (the pretrained operators); the
+(blending) and :mod:`insp.demo.restoration` (the pretrained operators) and :mod:`insp.demo.audio`
+(a noisy speech clip denoised as a field); the
 table is :class:`insp.demo.table.MetricsTable`.  Sections load their images
 through :mod:`insp.data` and import nothing from this module at run time.
 """
@@ -44,6 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._files import atomic_write
+from .audio import audio_section
 from .basics import file_section, fit_section, reconstruction_section
 from .operators import operators_section
 from .poisson import poisson_section
@@ -87,6 +89,7 @@ SECTIONS: list[Section] = [
     Section("edges+blur", operators_section),
     Section("poisson", poisson_section),
     Section("restoration", restoration_section),
+    Section("audio", audio_section),
 ]
 
 
