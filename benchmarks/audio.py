@@ -1,4 +1,4 @@
-"""Audio as a field: the omega sweep behind the defaults, fit SNR and time, resampling, operators, jet cost.
+"""Audio as a field: the omega sweep behind the defaults, fit SNR and time, resampling, operators, jet cost, denoising.
 
 Parts (``--parts``, all by default):
 
@@ -39,18 +39,27 @@ Parts (``--parts``, all by default):
     the denoiser), that INR smoothed by ``insp.ops.gaussian_blur``, an
     INSP-Net (:data:`INSPNET`: an MLP on the order-4 jet, residual) trained
     on the INRs of the noisy *choosing* clips (both levels) to give the clean
-    samples, and the
+    samples, the shipped denoiser :func:`insp.learned.denoise_audio` (a
+    stencil of the field's values; trained by
+    ``benchmarks/train_audio_denoiser.py`` on :func:`training_clips`), and the
     classical :mod:`insp.baselines.audio` denoisers (Wiener, Butterworth
     low-pass, Savitzky-Golay, spectral subtraction).  Every parameter (blur
     sigma, filter sizes, cutoffs) is chosen per noise level on the choosing
     clips, never on the test clips.  SNR and SI-SDR (dB) per clip, mean and
     worst case, beside the input's.
 
+``denoise-drawn``
+    The shipped denoiser on 16 clips nobody chose (:func:`drawn_test_clips`:
+    drawn kinds, lengths 0.25-1 s and input SNRs 5-25 dB, seed
+    :data:`DRAWN_TEST_SEED`) against each classical filter with its
+    parameters chosen per clip on the clean clip (an oracle): SI-SDR gain
+    mean, median, 10th percentile and worst, and the per-clip margin.
+
 ``figure`` (only when named)
     ``docs/img/audio_denoise.png``: waveform (30 ms) and spectrogram of the
-    clean test speech, the noisy input (10 dB), the INR fitted to it and the
-    Wiener filter; writes the four as WAV files under ``--wav-dir`` (default
-    ``out/audio``) to listen to.
+    clean test speech, the noisy input (10 dB), the INR fitted to it, the
+    insp denoiser and the Wiener filter; writes the five as WAV files under
+    ``--wav-dir`` (default ``out/audio``) to listen to.
 
 Torch runs on one thread (``--threads``) so that the timings do not depend on
 what else shares the machine's two cores as much.  Prints a table per part
@@ -304,8 +313,9 @@ def synthetic_clip(rng: np.random.Generator, n: int, sample_rate: int = 16000) -
     return kind, 0.4 * chirp(t, f0=f0, t1=t[-1], f1=f1, method="linear")
 
 
-#: seeds of the drawn clips: training (benchmarks/train_audio_denoiser.py) and the drawn test set apart
-TRAIN_SEED, DRAWN_TEST_SEED = 1000, 2000
+#: seeds of the drawn clips: training (benchmarks/train_audio_denoiser.py), the drawn test set, and the
+#: validation set that chooses between training recipes, all apart
+TRAIN_SEED, DRAWN_TEST_SEED, VALIDATION_SEED = 1000, 2000, 4000
 
 
 def training_clips(sample_rate: int = 16000, *, synthetic: int = 8) -> dict[str, np.ndarray]:
@@ -447,28 +457,40 @@ def part_denoise(*, quick: bool) -> dict:
     return res
 
 
-def drawn_test_clips(count: int, sample_rate: int = 16000) -> list[dict]:
-    """Clips nobody chose: drawn kinds, lengths and input SNRs (seed :data:`DRAWN_TEST_SEED`).
+def drawn_clips(count: int, *, seed: int, speech: np.ndarray, sample_rate: int = 16000) -> list[dict]:
+    """Clips nobody chose: drawn kinds, lengths and input SNRs.
 
-    Each is a synthetic clip (:func:`synthetic_clip`) or a stretch of the
-    speech test segment (2-3 s, a random start and length), 0.25-1 s long,
-    with white noise at an input SNR drawn from 5 to 25 dB.
+    Each is a synthetic clip (:func:`synthetic_clip`) or a stretch of
+    ``speech`` (a random start and length), 0.25-1 s long, with white noise
+    at an input SNR drawn from 5 to 25 dB.
     """
-    rng = np.random.default_rng(DRAWN_TEST_SEED)
-    speech, _ = insp.data.audio("speech", sample_rate=sample_rate)
-    test_speech = speech[2 * sample_rate:3 * sample_rate]
+    rng = np.random.default_rng(seed)
     out = []
     for i in range(count):
         n = int(rng.integers(sample_rate // 4, sample_rate + 1))
         if rng.random() < 0.35:
-            start = int(rng.integers(0, test_speech.size - n + 1))
-            kind, wave = "speech", test_speech[start:start + n]
+            start = int(rng.integers(0, speech.size - n + 1))
+            kind, wave = "speech", speech[start:start + n]
         else:
             kind, wave = synthetic_clip(rng, n, sample_rate)
         level = float(rng.uniform(5.0, 25.0))
         out.append(dict(kind=kind, seconds=n / sample_rate, input_snr_db=level, clean=wave,
                         noisy=add_noise(wave, level, seed=int(rng.integers(2**31)))))
     return out
+
+
+def drawn_test_clips(count: int, sample_rate: int = 16000) -> list[dict]:
+    """:func:`drawn_clips` of the speech test segment (2-3 s), seed :data:`DRAWN_TEST_SEED`: scoring only."""
+    speech, _ = insp.data.audio("speech", sample_rate=sample_rate)
+    return drawn_clips(count, seed=DRAWN_TEST_SEED, speech=speech[2 * sample_rate:3 * sample_rate],
+                       sample_rate=sample_rate)
+
+
+def validation_clips(count: int, sample_rate: int = 16000) -> list[dict]:
+    """:func:`drawn_clips` of the training speech (0-2 s), seed :data:`VALIDATION_SEED`: for choosing between
+    training recipes, never for scoring."""
+    speech, _ = insp.data.audio("speech", sample_rate=sample_rate)
+    return drawn_clips(count, seed=VALIDATION_SEED, speech=speech[:2 * sample_rate], sample_rate=sample_rate)
 
 
 def part_denoise_drawn(*, quick: bool, count: int = 16) -> dict:

@@ -50,6 +50,10 @@ SAMPLE_RATE = 16000
 #: noise draws per training clip, their input SNR range (dB) and seed
 DRAWS, SNR_RANGE, NOISE_SEED = 3, (5.0, 25.0), 3000
 TRAIN = dict(steps=4000, lr=1e-3, batch_size=4096, seed=0)
+#: drawn synthetic training clips (:func:`benchmarks.audio.training_clips`)
+SYNTHETIC = 8
+#: validation clips (:func:`benchmarks.audio.validation_clips`) for ``--validate``
+VALIDATION_COUNT = 16
 
 
 class SymmetrisedNet(INSPNet):
@@ -92,16 +96,48 @@ def training_tensors(clips: dict, *, draws: int, quick: bool = False):
     return torch.cat(values), torch.cat(targets), records
 
 
+def validate(paths) -> int:
+    """Print each weight file's SI-SDR gain over the INR on the validation clips: mean, worst, per clip."""
+    from insp.learned import load_operator
+    from insp.metrics import si_sdr
+
+    from .audio import validation_clips
+
+    nets = {str(p): load_operator(p) for p in paths}
+    gains = {k: [] for k in nets}
+    for i, c in enumerate(validation_clips(VALIDATION_COUNT)):
+        field, _ = insp.fit_audio(c["noisy"], sample_rate=SAMPLE_RATE)
+        n = c["clean"].shape[0]
+        with torch.no_grad():
+            inr = si_sdr(c["clean"], field.sample((n,))[:, 0].double().numpy())
+            for k, net in nets.items():
+                y = insp.learned.denoise_audio(field, net=net).sample((n,))[:, 0].double().numpy()
+                gains[k].append(si_sdr(c["clean"], y) - inr)
+        print(f"  #{i:2d} {c['kind']:6s} {c['seconds']:.2f} s input {c['input_snr_db']:5.1f} dB, INR {inr:5.1f}: "
+              + ", ".join(f"{g[-1]:+.2f}" for g in gains.values()), flush=True)
+    for k, g in gains.items():
+        g = np.array(g)
+        print(f"{k}: gain over the INR mean {g.mean():+.2f}, median {np.median(g):+.2f}, worst {g.min():+.2f} dB, "
+              f"below the INR on {(g < 0).sum()} of {g.size}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=WEIGHTS, help=f"weights file (default {WEIGHTS})")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 clips, 1 draw, short fits and training")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--synthetic", type=int, default=SYNTHETIC, help=f"drawn 0.5-s training clips (default {SYNTHETIC})")
+    ap.add_argument("--validate", type=Path, nargs="+", default=None, metavar="WEIGHTS",
+                    help="instead of training: score these weight files on the validation clips (SI-SDR gain over "
+                         "the INR, dB) to choose between recipes")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.validate:
+        return validate(args.validate)
     t_start = time.perf_counter()
-    clips = training_clips(SAMPLE_RATE, synthetic=1 if args.quick else 8)
+    clips = training_clips(SAMPLE_RATE, synthetic=1 if args.quick else args.synthetic)
     if args.quick:
         clips = {k: v[:4000] for k, v in list(clips.items())[:2]}
     draws = 1 if args.quick else DRAWS
@@ -128,8 +164,8 @@ def main(argv=None) -> int:
     path = save_operator(net, args.out, metadata=meta)
     total = time.perf_counter() - t_start
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB) in {total:.0f} s in all", flush=True)
-    if not args.quick:
-        out = HERE / "results" / "train_audio_denoiser.json"
+    if not args.quick:  # the record of a run beside its weights: results/ for the shipped file
+        out = HERE / "results" / "train_audio_denoiser.json" if args.out == WEIGHTS else args.out.with_suffix(".json")
         out.write_text(json.dumps(dict(meta, fits=records, total_seconds=total), indent=1, default=str))
     return 0
 
