@@ -84,6 +84,7 @@ import torch
 
 import insp
 from insp.metrics import snr
+from insp.tasks import add_noise_at_snr
 from insp.runinfo import load_average, run_metadata
 
 HERE = Path(__file__).resolve().parent
@@ -340,9 +341,7 @@ def training_clips(sample_rate: int = 16000, *, synthetic: int = 8) -> dict[str,
 
 def add_noise(wave: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     """``wave`` plus white Gaussian noise of power ``mean(wave^2) / 10^(snr_db / 10)``."""
-    rng = np.random.default_rng(seed)
-    sigma = np.sqrt(np.mean(wave**2) / 10 ** (snr_db / 10))
-    return wave + sigma * rng.standard_normal(wave.shape)
+    return add_noise_at_snr(wave, snr_db=snr_db, seed=seed)
 
 
 #: classical candidates: name -> list of keyword sets (chosen on the choosing clips)

@@ -41,6 +41,7 @@ from insp.learned.audio import (
     symmetrised,
 )
 from insp.runinfo import run_metadata
+from insp.tasks import noise_sigma_for_snr
 
 from .audio import add_noise, training_clips
 
@@ -88,7 +89,7 @@ def training_tensors(clips: dict, *, draws: int, quick: bool = False):
                 v = torch.cat([op.stencil_values(x[s:s + 16384]) for s in range(0, x.shape[0], 16384)])
             values.append(v[:, 0].float())                                       # (n, S, 1)
             targets.append(torch.as_tensor((clean - samples[:, 0]) / sigma, dtype=torch.float32)[:, None])
-            true_sigma = float(np.sqrt(np.mean(clean**2) / 10 ** (level / 10)))
+            true_sigma = noise_sigma_for_snr(clean, level)
             records.append(dict(clip=name, draw=d, input_snr_db=level, fit_seconds=fit_s,
                                 sigma_estimated=sigma, sigma_true=true_sigma))
             print(f"  {name:22s} draw {d}: input {level:5.1f} dB, fit {fit_s:5.1f} s, sigma estimated "

@@ -71,13 +71,13 @@ def audio_section(ctx) -> None:
     from ..baselines.audio import wiener
     from ..fields.fitting import fit_audio
     from ..learned.audio import denoise_audio
+    from ..tasks import add_noise_at_snr, noise_sigma_for_snr
 
     sr = 16000
     speech, _ = data.audio("speech", sample_rate=sr)
     clean = speech[2 * sr:(2 * sr + sr // 4) if ctx.quick else 3 * sr]
-    rng = np.random.default_rng(ctx.seed)
-    sigma = np.sqrt(np.mean(clean**2) / 10 ** (DEMO_SNR_DB / 10))
-    noisy = clean + sigma * rng.standard_normal(clean.shape)
+    sigma = noise_sigma_for_snr(clean, DEMO_SNR_DB)
+    noisy = add_noise_at_snr(clean, snr_db=DEMO_SNR_DB, seed=ctx.seed)
     n = clean.shape[0]
 
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Degradations of pixel images: noise, blur, random holes, text overlays.
+"""Degradations of pixel images: noise, blur, random holes, text overlays; white noise at a given SNR for any signal.
 
 Images are float arrays in [0, 1], ``(H, W)`` (gray) or ``(H, W, C)``
 (channels last).  Every random degradation takes a ``seed`` (an integer,
@@ -16,7 +16,7 @@ import numpy as np
 
 from .._checks import SCIPY_MODES, check_choice, check_image, check_number, check_seed
 
-__all__ = ["add_noise", "blur", "blur_kernel", "random_holes", "text_overlay", "BLUR_KERNELS", "DEFAULT_TEXT"]
+__all__ = ["add_noise", "add_noise_at_snr", "noise_sigma_for_snr", "blur", "blur_kernel", "random_holes", "text_overlay", "BLUR_KERNELS", "DEFAULT_TEXT"]
 
 BLUR_KERNELS = ("gaussian", "box3")
 #: Text drawn by :func:`text_overlay` when none is given (one line per entry).
@@ -58,6 +58,22 @@ def add_noise(img, *, sigma: float = 25 / 255, seed: int, clip: bool = True) -> 
     sigma = check_number(sigma, "sigma", strict=False)
     out = arr + sigma * _seed(seed).standard_normal(arr.shape)
     return np.clip(out, 0.0, 1.0) if clip else out
+
+
+def noise_sigma_for_snr(signal, snr_db: float) -> float:
+    """The standard deviation of white noise whose power is ``mean(signal^2) / 10^(snr_db / 10)``.
+
+    >>> noise_sigma_for_snr(np.ones(4), 20.0)
+    0.1
+    """
+    snr_db = check_number(snr_db, "snr_db", minimum=None)
+    return float(np.sqrt(np.mean(np.asarray(signal, dtype=np.float64) ** 2) / 10 ** (snr_db / 10)))
+
+
+def add_noise_at_snr(signal, *, snr_db: float, seed: int) -> np.ndarray:
+    """``signal`` (any shape, e.g. an audio clip) plus white Gaussian noise at input SNR ``snr_db`` (dB), unclipped."""
+    arr = np.asarray(signal, dtype=np.float64)
+    return arr + noise_sigma_for_snr(arr, snr_db) * _seed(seed).standard_normal(arr.shape)
 
 
 def blur_kernel(*, sigma: float = 2.0, kernel: str = "gaussian", repeat: int = 1) -> np.ndarray:
