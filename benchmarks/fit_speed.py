@@ -16,6 +16,11 @@
    Rows: camera 256 gray (defaults), the same through the autograd engine
    (``fit``'s engine before the SIREN engine), camera 512 gray, astronaut
    256 RGB.
+1c. 512x512 gray (issue 21): three recipes (the defaults; 256 wide at first
+   omega 30 and 45, batch 8192) fitted for a fixed time (75 s) to rocket and
+   brick (training images), the one with the least mean time to 35 dB then
+   fitted to camera beside the defaults: time to 33 and 35 dB, in seconds and
+   units.  CPU only; left out with --quick.
 2. ``fit_many`` on 256 signals of 32x32 (64x64 crops of 12 shipped skimage
    images, gray, 2x2 area mean) versus ``fit`` on each in turn, same
    settings (SIREN 2-16-16-16-1, 609 parameters; full batch; 200 steps;
@@ -32,7 +37,8 @@ metadata (versions, threads, CPU, load average before/after each part).
 
 Usage::
 
-    python -m benchmarks.fit_speed            # full run, ~10 min on 2 idle cores
+    python -m benchmarks.fit_speed            # full run, ~20 min on 2 idle cores
+    python -m benchmarks.fit_speed --skip camera units many render   # the 512 part alone, ~10 min
     python -m benchmarks.fit_speed --quick    # smoke run, < 1 min
     python -m benchmarks.fit_speed --device cuda --long-steps 4000   # units and fit_many on a GPU
 """
@@ -193,6 +199,70 @@ def bench_units(quick: bool, device: str = "cpu", long_steps: int | None = None)
                 unit_samples_s=[round(u, 4) for u in units], rows=out)
 
 
+# --------------------------------------------------------------------------- 1c. 512x512 (issue 21)
+
+# Candidate recipes for 512x512 gray: (hidden width, first omega, batch size).  The default network has
+# 50k parameters for 262k pixels; the wider ones test whether capacity, not steps, is the limit.
+RECIPES_512 = {"defaults (128 wide, omega 30, batch 4096)": (128, 30.0, 4096),
+               "256 wide, omega 30, batch 8192": (256, 30.0, 8192),
+               "256 wide, omega 45, batch 8192": (256, 45.0, 8192)}
+# Images that choose the recipe (insp.data.TRAIN_IMAGES); camera, which scores it, is a test image.
+CHOOSING_512 = ("rocket", "brick")
+
+
+def _fit_512(img, recipe, budget: float):
+    from insp.fields import Siren, fit
+
+    width, omega, batch = recipe
+    model = Siren(2, 1, hidden_features=width, hidden_layers=3, first_omega_0=omega, hidden_omega_0=30.0, seed=0)
+    load0 = load_average()
+    # steps large so that the time budget ends the fit (the cosine then runs over the budget)
+    _, h = fit(img, model=model, steps=10**6, batch_size=batch, time_limit=budget, log_every=100,
+               data_range=1.0, channel_axis=None, progress=False, seed=0)
+    return dict(final_psnr=round(h.final_psnr, 2), steps=h.steps, fit_seconds=round(h.time[-1], 2),
+                time_to_33db_s=_r(h.time_to(33.0)), time_to_35db_s=_r(h.time_to(35.0)),
+                load_before=load0, load_after=load_average())
+
+
+def _recipe_cost(rows: list[dict]) -> tuple:
+    """Sort key of a recipe on the choosing images: mean seconds to 35 dB (budget x 2 where not reached), then PSNR."""
+    secs = [r["time_to_35db_s"] if r["time_to_35db_s"] is not None else 2 * r["budget_s"] for r in rows]
+    return float(np.mean(secs)), -float(np.mean([r["final_psnr"] for r in rows]))
+
+
+def bench_512(budget: float, size: int = 512) -> dict:
+    """Time to 33 and 35 dB at 512x512 gray: choose a recipe on training images, score it on camera.
+
+    Each fit runs for ``budget`` seconds (cosine schedule over the budget).  The recipe with the least mean
+    time to 35 dB on :data:`CHOOSING_512` is then fitted to camera, beside the defaults; the unit (as in
+    part 1b, 65,536 points) is timed in the same run so that the seconds read as units too.
+    """
+    from insp import data
+
+    choosing = []
+    for name, recipe in RECIPES_512.items():
+        rows = []
+        for image in CHOOSING_512:
+            r = _fit_512(data.gray(image, size=size), recipe, budget)
+            rows.append(dict(image=f"{image} {size}x{size}", recipe=name, budget_s=budget, **r))
+            print(f"  choose: {image:<8} {name:<42} {r['final_psnr']:6.2f} dB, 33 dB after "
+                  f"{r['time_to_33db_s']} s, 35 dB after {r['time_to_35db_s']} s", flush=True)
+        choosing.append(dict(recipe=name, rows=rows, mean_time_to_35db_s=round(_recipe_cost(rows)[0], 2)))
+    chosen = min(choosing, key=lambda c: _recipe_cost(c["rows"]))["recipe"]
+    units = [unit_step_seconds(256 * 256)]
+    scored = []
+    for name in dict.fromkeys([next(iter(RECIPES_512)), chosen]):  # defaults, then the chosen one (once if equal)
+        r = _fit_512(data.gray("camera", size=size), RECIPES_512[name], budget)
+        units.append(unit_step_seconds(256 * 256))
+        unit = float(np.median(units))
+        for target in ("33", "35"):
+            t = r[f"time_to_{target}db_s"]
+            r[f"units_to_{target}db"] = None if t is None else round(t / unit, 1)
+        scored.append(dict(image=f"camera {size}x{size}", recipe=name, chosen=name == chosen, unit_s=round(unit, 4), **r))
+    return dict(budget_s=budget, choosing_images=list(CHOOSING_512), choosing=choosing, chosen=chosen,
+                unit_samples_s=[round(u, 4) for u in units], camera=scored)
+
+
 # --------------------------------------------------------------------------- 2. fit_many
 
 
@@ -314,11 +384,13 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="short smoke run (small sizes, 5 s budget)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget", type=float, default=None, help="fit seconds (default 60; 5 with --quick)")
-    p.add_argument("--skip", nargs="*", default=[], choices=["camera", "units", "many", "render"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["camera", "units", "512", "many", "render"])
     p.add_argument("--device", default="cpu", help="torch device of the units and fit_many parts (e.g. cuda); "
                                                    "the camera and render parts are CPU-only and skipped otherwise")
     p.add_argument("--long-steps", type=int, default=None,
                    help="units part: fit camera 512 once more with this many steps (time to 33 and 35 dB)")
+    p.add_argument("--budget-512", type=float, default=75.0,
+                   help="seconds per fit of the 512x512 part (recipes chosen on rocket and brick, scored on camera)")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/fit_speed.json; "
                                                           "fit_speed_quick.json with --quick)")
     args = p.parse_args(argv)
@@ -354,6 +426,15 @@ def main(argv=None) -> int:
             print(f"  {r['image']:<40} {r['final_psnr']:6.2f} dB after {r['steps']} steps, {r['fit_seconds']:6.2f} s "
                   f"(wall {r['wall_seconds']:.1f} s); 35 dB after {r['time_to_35db_s']} s = "
                   f"{r['units_to_35db']} units (unit {1000 * r['unit_s']:.0f} ms)", flush=True)
+    if "512" not in args.skip and not args.quick and args.device == "cpu":
+        n_fits = len(RECIPES_512) * len(CHOOSING_512) + 2
+        print(f"[1c/3] 512x512 gray: {n_fits} fits of {args.budget_512:g} s (choose on {', '.join(CHOOSING_512)}, "
+              f"score on camera) ...", flush=True)
+        res["fit_512"] = f5 = bench_512(args.budget_512)
+        for r in f5["camera"]:
+            print(f"  {r['image']} {r['recipe']:<42}{' (chosen)' if r['chosen'] else '':<10} {r['final_psnr']:6.2f} dB; "
+                  f"33 dB after {r['time_to_33db_s']} s = {r['units_to_33db']} units, 35 dB after "
+                  f"{r['time_to_35db_s']} s = {r['units_to_35db']} units", flush=True)
     if "many" not in args.skip:
         # the target setting (small per-signal networks, 609 parameters for 1024 pixels), then wider nets and
         # the generic vmap engine on 64 signals for comparison
