@@ -51,11 +51,19 @@ def test_every_operator_file_is_package_data():
         assert "learned/weights/*.inspop" in patterns
     shipped = sorted(p.name for p in (ROOT / "insp" / "learned" / "weights").glob("*.inspop"))
     from insp.learned.audio import AUDIO_DENOISER_FILE
+    from insp.learned.shapes import SHAPE_SMOOTHER_FILE
 
-    # every weight file is one the library loads: the image registry's, and the audio denoiser's
-    assert shipped == sorted([*P.OPERATOR_FILES.values(), AUDIO_DENOISER_FILE])
+    # every weight file is one the library loads: the image registry's, the audio denoiser's, the shape smoother's
+    assert shipped == sorted([*P.OPERATOR_FILES.values(), AUDIO_DENOISER_FILE, SHAPE_SMOOTHER_FILE])
     total = sum((ROOT / "insp" / "learned" / "weights" / f).stat().st_size for f in shipped)
     assert total < 3 * 2**20  # "a few MB at most"
+
+
+def test_missing_weights_name_the_command_that_writes_them():
+    from insp.learned.registry import load_shipped
+
+    with pytest.raises(FileNotFoundError, match=r"'absent\.inspop'.*python -m benchmarks\.train_x"):
+        load_shipped("absent.inspop", "python -m benchmarks.train_x")
 
 
 def test_loaded_once_and_frozen():

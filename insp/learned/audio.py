@@ -33,16 +33,14 @@ are trained by ``python -m benchmarks.train_audio_denoiser`` on the INRs
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import torch
 
 from .._checks import check_int, check_number
 from ..fields.base import Field, check_field
-from .inspnet import INSPNet, load_operator
-from .registry import WEIGHTS_FOLDER, WEIGHTS_PACKAGE
+from .inspnet import INSPNet
+from .registry import load_shipped
 
 __all__ = ["AudioDenoised", "STENCIL_SAMPLES", "AUDIO_DENOISER_FILE", "denoise_audio", "estimate_noise_sigma",
            "load_audio_denoiser", "stencil_offsets", "symmetrised", "field_samples", "field_noise_sigma"]
@@ -181,13 +179,8 @@ def field_noise_sigma(samples) -> np.ndarray:
     return np.maximum(estimate_noise_sigma(a, max_frequency=DENOISER_NOISE_BAND), NOISE_FLOOR * rms)
 
 
-@lru_cache(maxsize=1)
 def _shipped():
-    path = resources.files(WEIGHTS_PACKAGE) / WEIGHTS_FOLDER / AUDIO_DENOISER_FILE
-    with resources.as_file(path) as p:
-        from ..fields.io import read_header
-
-        return load_operator(p), read_header(p, kind="insp-operator")["metadata"]
+    return load_shipped(AUDIO_DENOISER_FILE, "python -m benchmarks.train_audio_denoiser")
 
 
 def load_audio_denoiser() -> tuple[INSPNet, dict]:

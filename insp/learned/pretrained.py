@@ -65,20 +65,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
-from importlib import resources
 
 from .._checks import check_image
 from ..fields.base import Field, check_field
 from ..fields.domain import Domain
-from .inspnet import INSPNet, INSPNetField, load_operator
-from .registry import PRETRAINED, WEIGHTS_FOLDER, WEIGHTS_PACKAGE
+from .inspnet import INSPNet, INSPNetField
+from .registry import PRETRAINED, load_shipped
 
 __all__ = ["denoise", "deblur", "blur", "inpaint", "remove_text", "available_operators", "load_pretrained",
            "pretrained_domain", "fit_for_operator", "trained_steps", "OPERATOR_FILES"]
 
 #: Operator name -> file in ``insp/learned/weights/`` (from the registry, :mod:`insp.learned.registry`).
 OPERATOR_FILES = {name: op.file for name, op in PRETRAINED.items()}
+_RETRAIN = "python -m benchmarks.train_operators"
 
 #: The pixel spacing (coordinate units) of the fits the operators were trained on: 256 samples over [-1, 1].
 TRAINED_SPACING = 2.0 / 255
@@ -90,11 +89,6 @@ def _check_name(name) -> str:
     return name
 
 
-def _weights(name: str):
-    return resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_FOLDER, OPERATOR_FILES[_check_name(name)])
-
-
-@lru_cache(maxsize=None)
 def load_pretrained(name: str) -> INSPNet:
     """The shipped operator ``name`` (read once per process, eval mode, no gradients to its weights).
 
@@ -110,26 +104,11 @@ def load_pretrained(name: str) -> INSPNet:
     >>> load_pretrained("denoise") is net                # read once per process
     True
     """
-    ref = _weights(name)
-    if not ref.is_file():
-        raise FileNotFoundError(f"the weights of the pretrained operator {name!r} ({ref}) are missing: the package "
-                                f"data of insp.learned was not installed (reinstall insp, or retrain them with "
-                                f"python -m benchmarks.train_operators)")
-    with resources.as_file(ref) as path:
-        net = load_operator(path)
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
+    return load_shipped(OPERATOR_FILES[_check_name(name)], _RETRAIN)[0]
 
 
-@lru_cache(maxsize=None)
 def _metadata(name: str) -> dict:
-    from ..fields.io import read_header
-
-    ref = _weights(name)
-    load_pretrained(name)  # the clear error if missing
-    with resources.as_file(ref) as path:
-        return read_header(path, kind="insp-operator")["metadata"]
+    return load_shipped(OPERATOR_FILES[_check_name(name)], _RETRAIN)[1]
 
 
 def available_operators() -> dict[str, dict]:
