@@ -1,13 +1,18 @@
 """Shapes as signed-distance INRs: fitting, curvature, smoothing against trimesh, cost of the 3-D jet.
 
-    python -m benchmarks.shapes --steps 300 --batch-size 2048 --samples 50000 --grid 64   # the figures of
-                                           # docs/shapes.md: about 25 minutes on one thread of a busy 2-core box
+    python -m benchmarks.shapes --steps 300 --batch-size 2048 --samples 50000 --grid 64 --parts fit,curvature,jet
+                                           # the fit, curvature and jet figures of docs/shapes.md
+    python -m benchmarks.shapes --threads 2 --grid 64 --parts smoothing,figure
+                                           # the smoothing tables and the panel (fit_sdf defaults, 20 fits)
     python -m benchmarks.shapes --quick    # a smoke run (small fits, one noise level)
 
-Cases come from seeded generators (:func:`meshes`, :func:`noisy_cases`).  The
-shapes are split once: ``TRAIN`` shapes choose every parameter (fit recipe,
-smoothing sigma, trimesh iteration counts), ``TEST`` shapes score them and
-are never used for a choice.  Metrics against the clean mesh are those of
+Cases come from seeded generators (:func:`meshes`, :func:`drawn_meshes`,
+:func:`noisy_cases`).  The shapes are split once: ``TRAIN`` shapes (capsule,
+sphere, cylinder, cone) choose every parameter (fit recipe, smoothing sigma,
+trimesh iteration counts) and train the learned smoother
+(``benchmarks/train_shape_smoother.py``); ``TEST`` shapes (torus, box and
+four drawn, randomly rotated ellipsoids, boxes and tori) score them and are
+never used for a choice.  Metrics against the clean mesh are those of
 :func:`insp.metrics.surface_distances` (exact point-to-triangle distances,
 Chamfer in units of the bounding-box diagonal here, normal consistency,
 F-score at 1 % of the diagonal).  Writes ``benchmarks/results/shapes.json``.
@@ -20,7 +25,8 @@ Sections
   the closed form, for the INR (``insp.ops.mean_curvature`` at the extracted
   vertices) and for ``trimesh.curvature`` on the extracted mesh.
 * ``smoothing``: normal noise at each level; the fitted noisy INR as is,
-  heat-series and curvature-flow smoothing (sigma chosen on train shapes)
+  heat-series and curvature-flow smoothing (sigma chosen on train shapes),
+  the shipped learned smoother (``insp.learned.smooth_shape_learned``)
   against trimesh Laplacian, Taubin and Humphrey (iterations chosen on train
   shapes), mean over the test shapes, and the eikonal residual of the
   smoothed fields.
@@ -42,13 +48,16 @@ from insp.baselines.meshes import MESH_SMOOTHERS, add_normal_noise, smooth_mesh
 from insp.fields.fitting.sdf import SDF_DEFAULTS, fit_sdf
 from insp.fields.surface import extract_surface
 from insp.jet import jet
+from insp.learned.shapes import smooth_shape_learned
 from insp.metrics import sample_surface, surface_distances
 from insp.ops import eikonal_residual, mean_curvature, smooth_shape
 from insp.runinfo import run_metadata
 
 OUT = Path(__file__).resolve().parent / "results"
-TRAIN = ("capsule", "sphere")
-TEST = ("torus", "box")
+TRAIN = ("capsule", "sphere", "cylinder", "cone")
+#: drawn test shapes (rotated ellipsoids, boxes and tori of random proportions, :func:`drawn_meshes`) and their seed
+DRAWN_TEST, DRAWN_SEED = 4, 500
+TEST = ("torus", "box") + tuple(f"drawn {k}" for k in range(DRAWN_TEST))
 NOISE = (0.005, 0.01)  # std of the normal displacement, in units of the bounding-box diagonal
 SIGMAS = (0.008, 0.012, 0.018)  # smoothing sigma, units of the diagonal
 ITERATIONS = (1, 2, 3, 5, 10, 20, 40)
@@ -59,14 +68,43 @@ def meshes() -> dict:
     """The benchmark's clean meshes (closed, outward oriented), built by trimesh.creation (no files)."""
     import trimesh
 
-    box = trimesh.creation.box((1.2, 0.8, 0.6))
-    v, f = trimesh.remesh.subdivide_to_size(box.vertices, box.faces, max_edge=0.05)
     return {
+        **drawn_meshes(DRAWN_TEST, DRAWN_SEED),
         "capsule": trimesh.creation.capsule(height=1.0, radius=0.45, count=[48, 48]),
         "sphere": trimesh.creation.icosphere(5, radius=0.7),
+        "cylinder": _fine(trimesh.creation.cylinder(radius=0.45, height=1.0, sections=64)),
+        "cone": _fine(trimesh.creation.cone(radius=0.6, height=1.1, sections=64)),
         "torus": trimesh.creation.torus(0.6, 0.25, major_sections=96, minor_sections=48),
-        "box": trimesh.Trimesh(v, f),
+        "box": _fine(trimesh.creation.box((1.2, 0.8, 0.6))),
     }
+
+
+def _fine(mesh):
+    """Flat faces split into small triangles, so that normal noise moves every part of them."""
+    import trimesh
+
+    return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.05))
+
+
+def drawn_meshes(n: int, seed: int) -> dict:
+    """``n`` test shapes nobody chose: an ellipsoid, a box and a torus in turn, proportions drawn, randomly rotated."""
+    import trimesh
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in range(n):
+        kind = ("ellipsoid", "box", "torus")[k % 3]
+        if kind == "ellipsoid":
+            m = trimesh.creation.icosphere(5, radius=1.0)
+            m.vertices *= rng.uniform(0.3, 0.7, 3)
+        elif kind == "box":
+            m = _fine(trimesh.creation.box(rng.uniform(0.5, 1.3, 3)))
+        else:
+            major = rng.uniform(0.45, 0.7)
+            m = trimesh.creation.torus(major, major * rng.uniform(0.25, 0.5), major_sections=96, minor_sections=48)
+        m.apply_transform(trimesh.transformations.random_rotation_matrix(rng.random(3)))
+        out[f"drawn {k}"] = m
+    return out
 
 
 def diagonal(mesh) -> float:
@@ -200,6 +238,11 @@ def section_smoothing(args, log) -> dict:
                         x = torch.as_tensor(sample_surface(clean, 2000, seed=1)[0], dtype=torch.float32)
                         sc["eikonal_residual"] = float(eikonal_residual(g)(x).detach().abs().mean())
                         case[f"INR {method} {sig:g}"] = sc
+                g = smooth_shape_learned(f)
+                sc = scores(extract_surface(g, grid), clean, args.metric_samples)
+                x = torch.as_tensor(sample_surface(clean, 2000, seed=1)[0], dtype=torch.float32)
+                sc["eikonal_residual"] = float(eikonal_residual(g)(x).detach().abs().mean())
+                case["INR learned"] = sc
                 for method in MESH_SMOOTHERS:
                     for it in ITERATIONS:
                         case[f"trimesh {method} {it}"] = scores(smooth_mesh(noisy, method=method, iterations=it),
@@ -207,7 +250,7 @@ def section_smoothing(args, log) -> dict:
                 per[split].append(dict(mesh=name, fit_seconds=secs, results=case))
                 log(f"smoothing level {level} {split} {name}: fit {secs:.0f}s")
         # choose each contender's parameter on the train shapes (lowest mean Chamfer), score on test
-        families = {"INR fit": ["INR fit"], "noisy mesh": ["noisy mesh"]}
+        families = {"INR fit": ["INR fit"], "noisy mesh": ["noisy mesh"], "INR learned": ["INR learned"]}
         for method in ("heat", "flow"):
             families[f"INR {method}"] = [f"INR {method} {s:g}" for s in SIGMAS]
         for method in MESH_SMOOTHERS:
@@ -276,7 +319,7 @@ def section_jet(args, log) -> dict:
 
 
 def figure(args, res, log, img: Path) -> dict:
-    """The docs' pictures: a shape panel (noisy, INR-smoothed, Taubin, clean) and a curvature-coloured torus."""
+    """The docs' pictures: a shape panel (noisy, INR heat-smoothed, INR learned, Taubin, clean) and a curvature-coloured torus."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -294,14 +337,15 @@ def figure(args, res, log, img: Path) -> dict:
     f, _ = _fit(noisy, args)
     smoothed = extract_surface(smooth_shape(f, sigma=sigma * diagonal(clean), method="heat"), grid)
     panels = [("noisy mesh", noisy), (f"INR heat, sigma {sigma:g} diag", smoothed),
+              ("INR, learned smoother", extract_surface(smooth_shape_learned(f), grid)),
               (f"Taubin, {iterations} iterations", smooth_mesh(noisy, method="taubin", iterations=iterations)),
               ("clean", clean)]
-    fig = plt.figure(figsize=(12, 3.4))
+    fig = plt.figure(figsize=(15, 3.4))
     scored = {}
     for k, (title, mesh) in enumerate(panels):
-        ax = fig.add_subplot(1, 4, k + 1, projection="3d")
+        ax = fig.add_subplot(1, len(panels), k + 1, projection="3d")
         render_surface(mesh, ax=ax, view=(35, -60))
-        sc = scores(mesh, clean, args.metric_samples) if k < 3 else None
+        sc = scores(mesh, clean, args.metric_samples) if k < len(panels) - 1 else None
         scored[title] = sc
         ax.set_title(title + (f"\nChamfer {sc['chamfer']:.4f}, NC {sc['normal_consistency']:.3f}" if sc else ""),
                      fontsize=9)
