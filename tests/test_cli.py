@@ -127,6 +127,13 @@ def test_demo_quick(tmp_path, capsys):
     for name in ("audio_denoise.png", "audio_clean.wav", "audio_noisy.wav", "audio_inr.wav",
                  "audio_insp_denoiser.wav", "audio_wiener.wav"):
         assert (out / name).is_file(), name
+    # the shapes section: a picture, the meshes, Chamfer and normal-consistency rows against the clean torus
+    shapes = {r["item"].split(" (")[0].split(",")[0]: r for r in metrics["rows"] if r["section"] == "shapes"}
+    assert {"noisy mesh", "INR of the noisy mesh", "insp learned smoother", "Taubin"} == set(shapes)
+    assert all(0 < r["chamfer_per_diag"] < 0.05 and 0 < r["normal_consistency"] <= 1 for r in shapes.values())
+    assert shapes["Taubin"]["normal_consistency"] > shapes["noisy mesh"]["normal_consistency"]
+    for name in ("shapes_smooth.png", "shape_noisy.ply", "shape_inr.ply", "shape_learned.ply", "shape_taubin.ply"):
+        assert (out / name).is_file(), name
 
 
 def test_demo_sections_are_independent(tmp_path, capsys):

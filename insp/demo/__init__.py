@@ -1,4 +1,4 @@
-"""The demo: fit a shipped image, render it at 1x and 4x, process it and a sound clip, tabulate the metrics.
+"""The demo: fit a shipped image, render it at 1x and 4x, process it, a sound clip and a mesh, tabulate the metrics.
 
 ``insp demo --out out/demo`` (or ``make demo``) runs every entry of
 :data:`SECTIONS` in order.  A section is a function ``section(ctx)`` that
@@ -25,8 +25,9 @@ Results land in the output directory: images, ``camera.inspf``,
 
 The sections live in :mod:`insp.demo.basics` (fit, reconstruction, file),
 :mod:`insp.demo.operators` (edges and blur), :mod:`insp.demo.poisson`
-(blending) and :mod:`insp.demo.restoration` (the pretrained operators) and :mod:`insp.demo.audio`
-(a noisy speech clip denoised as a field); the
+(blending) and :mod:`insp.demo.restoration` (the pretrained operators), :mod:`insp.demo.audio`
+(a noisy speech clip denoised as a field) and :mod:`insp.demo.shapes` (a noisy
+mesh smoothed as a signed-distance field); the
 table is :class:`insp.demo.table.MetricsTable`.  Sections load their images
 through :mod:`insp.data` and import nothing from this module at run time.
 """
@@ -50,6 +51,7 @@ from .basics import file_section, fit_section, reconstruction_section
 from .operators import operators_section
 from .poisson import poisson_section
 from .restoration import restoration_section
+from .shapes import shapes_section
 from .table import MetricsTable
 
 __all__ = ["DemoContext", "MetricsTable", "Section", "SECTIONS", "run_demo"]
@@ -90,6 +92,7 @@ SECTIONS: list[Section] = [
     Section("poisson", poisson_section),
     Section("restoration", restoration_section),
     Section("audio", audio_section),
+    Section("shapes", shapes_section),
 ]
 
 
